@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from . import enums
+from .constraints import constraints_of, sequence_type
 
 __all__ = ["datetime_to_wire", "make_converter", "parse_datetime", "wire_name"]
 
@@ -59,44 +58,169 @@ def datetime_to_wire(value: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def _lenient_enum(cls: type[Enum]) -> Callable[[Any, Any], Any]:
-    values = {member.value: member for member in cls}
-
-    def structure(value: Any, _: Any) -> Any:
+def _enum_lookup(cls: type[Enum], *, lenient: bool) -> Callable[[Any], Any]:
+    members = {member.value: member for member in cls}
+    if lenient:
         # An unknown value that a relaxed validation policy let through arrives as plain str.
-        return values.get(value, value)
+        return lambda value: members.get(value, value)
 
-    return structure
+    def lookup(value: Any) -> Any:
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid {cls.__name__}") from None
+
+    return lookup
+
+
+def _to_int(value: Any) -> int:
+    # Draft-06 schemas accept 5.0 as an integer; the class holds an int.
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {value!r}")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _to_str(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _to_bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise TypeError(f"expected a boolean, got {value!r}")
+    return value
+
+
+class _CodeGen:
+    """Generates one structure and one unstructure function per message class.
+
+    cattrs' generic hooks dispatch on every optional and enum value; message payloads have a
+    small, fixed shape, so straight-line code per class is several times faster (see
+    docs/performance.md). The functions are registered as cattrs hooks.
+    """
+
+    def __init__(self, converter: cattrs.Converter, *, lenient: bool) -> None:
+        self.converter = converter
+        self.lenient = lenient
+
+    def _value_in(self, tp: Any, names: dict[str, Any]) -> str:
+        """Name of a function turning a wire value of type ``tp`` into the attribute value."""
+        base, _, _ = constraints_of(tp)
+        key = f"_in{len(names)}"
+        if base is str:
+            names[key] = _to_str
+        elif base is bool:
+            names[key] = _to_bool
+        elif base is int:
+            names[key] = _to_int
+        elif base is float:
+            names[key] = _to_float
+        elif base is datetime:
+            names[key] = parse_datetime
+        elif isinstance(base, type) and issubclass(base, Enum):
+            names[key] = _enum_lookup(base, lenient=self.lenient)
+        elif attrs.has(base):
+            names[key] = self.converter.get_structure_hook(base)
+        elif sequence_type(base) is not None:
+            item = self._value_in(sequence_type(base), names)
+            item_fn = names[item]
+
+            def items(value: Any, item_fn: Callable[[Any], Any] = item_fn) -> tuple[Any, ...]:
+                if type(value) is not list:
+                    raise TypeError(f"expected an array, got {value!r}")
+                return tuple([item_fn(v) for v in value])
+
+            names[key] = items
+        else:  # pragma: no cover - every field type of the message classes is handled above
+            raise TypeError(f"no structure rule for {tp!r}")
+        return key
+
+    def structure_fn(self, cls: type) -> Callable[[Any, Any], Any]:
+        names: dict[str, Any] = {"_cls": cls}
+        lines = [f"def structure_{cls.__name__}(d, _=None):", "    g = d.get", "    return _cls("]
+        for field in attrs.fields(cls):
+            fn = self._value_in(field.type, names)
+            wire = wire_name(field.name)
+            if field.default is attrs.NOTHING:
+                lines.append(f"        {field.name}={fn}(d[{wire!r}]),")
+            else:
+                lines.append(
+                    f"        {field.name}=None if (v := g({wire!r})) is None else {fn}(v),"
+                )
+        lines.append("    )")
+        built: Callable[[Any, Any], Any] = _compile(lines, names, f"structure_{cls.__name__}")
+        return built
+
+    def _value_out(self, tp: Any, names: dict[str, Any]) -> str | None:
+        """Name of a function turning an attribute value into its wire value, or None (as is)."""
+        base, _, _ = constraints_of(tp)
+        if base in (str, bool, int, float):
+            return None
+        key = f"_out{len(names)}"
+        if base is datetime:
+            names[key] = datetime_to_wire
+        elif isinstance(base, type) and issubclass(base, Enum):
+            names[key] = str  # a StrEnum's str() is its value; a relaxed plain str stays as is
+        elif attrs.has(base):
+            names[key] = self.converter.get_unstructure_hook(base)
+        elif sequence_type(base) is not None:
+            item = self._value_out(sequence_type(base), names)
+            if item is None:
+                names[key] = list
+            else:
+                item_fn = names[item]
+                names[key] = lambda value, item_fn=item_fn: [item_fn(v) for v in value]
+        else:  # pragma: no cover
+            raise TypeError(f"no unstructure rule for {tp!r}")
+        return key
+
+    def unstructure_fn(self, cls: type) -> Callable[[Any], Any]:
+        names: dict[str, Any] = {}
+        lines = [f"def unstructure_{cls.__name__}(o):", "    r = {}"]
+        for field in attrs.fields(cls):
+            fn = self._value_out(field.type, names)
+            wire = wire_name(field.name)
+            value = f"{fn}(v)" if fn else "v"
+            if field.default is attrs.NOTHING:
+                lines.append(f"    v = o.{field.name}")
+                lines.append(f"    r[{wire!r}] = {value}")
+            else:
+                lines.append(f"    if (v := o.{field.name}) is not None:")
+                lines.append(f"        r[{wire!r}] = {value}")
+        lines.append("    return r")
+        out: Callable[[Any], Any] = _compile(lines, names, f"unstructure_{cls.__name__}")
+        return out
+
+
+def _compile(lines: list[str], names: dict[str, Any], name: str) -> Any:
+    namespace = dict(names)
+    exec(compile("\n".join(lines), f"<ocpp16csms generated {name}>", "exec"), namespace)
+    return namespace[name]
 
 
 def make_converter(*, lenient: bool = False) -> cattrs.Converter:
     """Build a converter for the message classes.
 
+    ``converter.structure(payload, SomeRequest)`` and ``converter.unstructure(message)`` map
+    between classes and JSON-ready dicts. The input of ``structure`` is expected to have passed
+    schema validation; anything else raises ``ValueError``, ``TypeError`` or ``KeyError``.
     ``lenient=True`` keeps an enum value outside the enumeration as a plain ``str`` instead of
-    failing; it is used, together with disabled attrs validators, only for payloads a relaxed
+    failing; it is used, with attrs validators disabled, only for payloads a relaxed
     :class:`~ocpp16csms.validation.ValidationPolicy` accepted.
     """
     converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
     converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
     converter.register_unstructure_hook(datetime, datetime_to_wire)
-    if lenient:
-        # Per class: StrEnums are str subclasses, and cattrs' str hook would win over a factory.
-        for value in vars(enums).values():
-            if isinstance(value, type) and issubclass(value, Enum) and value is not StrEnum:
-                converter.register_structure_hook(value, _lenient_enum(value))
-
-    def structure_factory(cls: type) -> Any:
-        renames: dict[str, Any] = {
-            f.name: override(rename=wire_name(f.name)) for f in attrs.fields(cls)
-        }
-        return make_dict_structure_fn(cls, converter, **renames)
-
-    def unstructure_factory(cls: type) -> Any:
-        renames: dict[str, Any] = {
-            f.name: override(rename=wire_name(f.name)) for f in attrs.fields(cls)
-        }
-        return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **renames)
-
-    converter.register_structure_hook_factory(attrs.has, structure_factory)
-    converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    gen = _CodeGen(converter, lenient=lenient)
+    converter.register_structure_hook_factory(attrs.has, gen.structure_fn)
+    converter.register_unstructure_hook_factory(attrs.has, gen.unstructure_fn)
     return converter

@@ -103,12 +103,12 @@ class ChargePointErrorCode(StrEnum):
     NO_ERROR = "NoError"
     OTHER_ERROR = "OtherError"
     OVER_CURRENT_FAILURE = "OverCurrentFailure"
+    OVER_VOLTAGE = "OverVoltage"
     POWER_METER_FAILURE = "PowerMeterFailure"
     POWER_SWITCH_FAILURE = "PowerSwitchFailure"
     READER_FAILURE = "ReaderFailure"
     RESET_FAILURE = "ResetFailure"
     UNDER_VOLTAGE = "UnderVoltage"
-    OVER_VOLTAGE = "OverVoltage"
     WEAK_SIGNAL = "WeakSignal"
 
 
@@ -378,11 +378,11 @@ class UnitOfMeasure(StrEnum):
     KVAR = "kvar"
     A = "A"
     V = "V"
-    K = "K"
     CELSIUS = "Celsius"
     # The 1.6 JSON schemas spell it this way; field charge points send both.
     CELCIUS = "Celcius"
     FAHRENHEIT = "Fahrenheit"
+    K = "K"
     PERCENT = "Percent"
 
 

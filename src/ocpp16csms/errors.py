@@ -20,6 +20,7 @@ __all__ = [
     "ActionNotImplemented",
     "CallErrorReceived",
     "CallTimeout",
+    "ChargePointNotAccepted",
     "ChargePointNotConnected",
     "ConnectionLost",
     "CsmsError",
@@ -166,6 +167,17 @@ class ChargePointNotConnected(CsmsError):
     def __init__(self, charge_point_id: str) -> None:
         super().__init__(f"charge point {charge_point_id!r} is not connected")
         self.charge_point_id = charge_point_id
+
+
+class ChargePointNotAccepted(CsmsError):
+    """The charge point's registration does not allow this call now (OCPP 1.6 §4.2)."""
+
+    def __init__(self, charge_point_id: str, action: str, status: str | None) -> None:
+        state = f"registration status {status}" if status else "no accepted BootNotification"
+        super().__init__(f"cannot send {action} to {charge_point_id!r}: {state}")
+        self.charge_point_id = charge_point_id
+        self.action = action
+        self.status = status
 
 
 class ConnectionLost(CsmsError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar, dataclass_transform
+from typing import Any, ClassVar, Generic, TypeVar, dataclass_transform
 
 import attrs
 
@@ -46,8 +46,11 @@ class Message:
     """Stem of the JSON schema file that validates this payload."""
 
 
-class Request(Message):
-    """The payload of a CALL."""
+_R_co = TypeVar("_R_co", bound="Response", covariant=True)
+
+
+class Request(Message, Generic[_R_co]):
+    """The payload of a CALL; ``Request[XResponse]`` is answered by an ``XResponse``."""
 
     __slots__ = ()
     response_type: ClassVar[type[Response]]
@@ -60,7 +63,7 @@ class Response(Message):
     __slots__ = ()
 
 
-_Req = TypeVar("_Req", bound=type[Request])
+_Req = TypeVar("_Req", bound=type[Request[Any]])
 _Res = TypeVar("_Res", bound=type[Response])
 
 
@@ -84,7 +87,7 @@ def request(action: str, direction: Direction, profile: Profile) -> Callable[[_R
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field,))
-def response(request_type: type[Request]) -> Callable[[_Res], _Res]:
+def response(request_type: type[Request[Any]]) -> Callable[[_Res], _Res]:
     """Class decorator: the frozen response class answering ``request_type``."""
 
     def decorate(cls: _Res) -> _Res:

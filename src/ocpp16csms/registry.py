@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
@@ -18,7 +19,7 @@ class ActionSpec:
     """What the library knows about one OCPP action."""
 
     action: str
-    request: type[Request]
+    request: type[Request[Any]]
     response: type[Response]
     direction: Direction
     profile: Profile

@@ -117,6 +117,13 @@ class FrameError(Exception):
 _HEAD = re.compile(r'\s*\[\s*([234])\s*,\s*"((?:[^"\\]|\\.){1,36})"')
 
 
+def _echoable(message_id: str) -> bool:
+    # JSON can escape a lone surrogate ("\ud800"), but no UTF-8 frame can carry one back.
+    return 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH and not any(
+        "\ud800" <= c <= "\udfff" for c in message_id
+    )
+
+
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
@@ -138,7 +145,7 @@ def _fail(
             message_type = frame[0]
         if len(frame) > 1 and isinstance(frame[1], str):
             message_id = frame[1]
-    if message_id is not None and not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH:
+    if message_id is not None and not _echoable(message_id):
         # An id we could not echo in a valid frame cannot be answered.
         message_id = None
     raise FrameError(description, message_id=message_id, message_type=message_type)
@@ -169,6 +176,8 @@ def parse_frame(text: str | bytes) -> Frame:
         _fail("the message id must be a non-empty string", frame)
     if len(message_id) > MAX_MESSAGE_ID_LENGTH:
         _fail(f"the message id is longer than {MAX_MESSAGE_ID_LENGTH} characters", frame)
+    if not _echoable(message_id):
+        _fail("the message id holds a lone surrogate, which is not text", frame)
     if kind == MessageType.CALL:
         if len(frame) != 4:
             _fail(f"a CALL has 4 elements, this one has {len(frame)}", frame)

@@ -73,7 +73,7 @@ _CORE = Profile.CORE
 
 
 @request("Authorize", _FROM_CP, _CORE)
-class AuthorizeRequest(Request):
+class AuthorizeRequest(Request["AuthorizeResponse"]):
     """Asks whether an identifier may charge (§4.1, §6.1)."""
 
     id_tag: CiString20
@@ -87,7 +87,7 @@ class AuthorizeResponse(Response):
 
 
 @request("BootNotification", _FROM_CP, _CORE)
-class BootNotificationRequest(Request):
+class BootNotificationRequest(Request["BootNotificationResponse"]):
     """Sent by a charge point after (re)booting, describing itself (§4.2, §6.3)."""
 
     charge_point_model: CiString20
@@ -111,7 +111,7 @@ class BootNotificationResponse(Response):
 
 
 @request("ChangeAvailability", _TO_CP, _CORE)
-class ChangeAvailabilityRequest(Request):
+class ChangeAvailabilityRequest(Request["ChangeAvailabilityResponse"]):
     """Makes a connector (or, with 0, the charge point) operative or inoperative (§5.2, §6.5)."""
 
     connector_id: ConnectorId
@@ -126,7 +126,7 @@ class ChangeAvailabilityResponse(Response):
 
 
 @request("ChangeConfiguration", _TO_CP, _CORE)
-class ChangeConfigurationRequest(Request):
+class ChangeConfigurationRequest(Request["ChangeConfigurationResponse"]):
     """Sets one configuration key (§5.3, §6.7)."""
 
     key: CiString50
@@ -141,7 +141,7 @@ class ChangeConfigurationResponse(Response):
 
 
 @request("ClearCache", _TO_CP, _CORE)
-class ClearCacheRequest(Request):
+class ClearCacheRequest(Request["ClearCacheResponse"]):
     """Clears the charge point's authorization cache (§5.4, §6.9)."""
 
 
@@ -153,7 +153,7 @@ class ClearCacheResponse(Response):
 
 
 @request("DataTransfer", Direction.BOTH, _CORE)
-class DataTransferRequest(Request):
+class DataTransferRequest(Request["DataTransferResponse"]):
     """Vendor-specific data, sent by either side (§4.3, §5.5, §6.17)."""
 
     vendor_id: CiString255
@@ -170,7 +170,7 @@ class DataTransferResponse(Response):
 
 
 @request("GetConfiguration", _TO_CP, _CORE)
-class GetConfigurationRequest(Request):
+class GetConfigurationRequest(Request["GetConfigurationResponse"]):
     """Asks for configuration keys; no keys means all of them (§5.8, §6.23)."""
 
     key: tuple[CiString50, ...] | None = None
@@ -185,7 +185,7 @@ class GetConfigurationResponse(Response):
 
 
 @request("Heartbeat", _FROM_CP, _CORE)
-class HeartbeatRequest(Request):
+class HeartbeatRequest(Request["HeartbeatResponse"]):
     """Tells the central system the charge point is alive (§4.6, §6.31)."""
 
 
@@ -197,7 +197,7 @@ class HeartbeatResponse(Response):
 
 
 @request("MeterValues", _FROM_CP, _CORE)
-class MeterValuesRequest(Request):
+class MeterValuesRequest(Request["MeterValuesResponse"]):
     """Sampled meter values of a connector, optionally of a transaction (§4.7, §6.33)."""
 
     connector_id: ConnectorId
@@ -211,7 +211,7 @@ class MeterValuesResponse(Response):
 
 
 @request("RemoteStartTransaction", _TO_CP, _CORE)
-class RemoteStartTransactionRequest(Request):
+class RemoteStartTransactionRequest(Request["RemoteStartTransactionResponse"]):
     """Asks the charge point to start a transaction (§5.11, §6.35)."""
 
     id_tag: CiString20
@@ -227,7 +227,7 @@ class RemoteStartTransactionResponse(Response):
 
 
 @request("RemoteStopTransaction", _TO_CP, _CORE)
-class RemoteStopTransactionRequest(Request):
+class RemoteStopTransactionRequest(Request["RemoteStopTransactionResponse"]):
     """Asks the charge point to stop a transaction (§5.12, §6.37)."""
 
     transaction_id: int
@@ -241,7 +241,7 @@ class RemoteStopTransactionResponse(Response):
 
 
 @request("Reset", _TO_CP, _CORE)
-class ResetRequest(Request):
+class ResetRequest(Request["ResetResponse"]):
     """Asks for a soft or hard reset (§5.14, §6.41)."""
 
     type: ResetType
@@ -255,7 +255,7 @@ class ResetResponse(Response):
 
 
 @request("StartTransaction", _FROM_CP, _CORE)
-class StartTransactionRequest(Request):
+class StartTransactionRequest(Request["StartTransactionResponse"]):
     """A transaction has started on a connector (§4.8, §6.45)."""
 
     connector_id: PositiveConnectorId
@@ -274,7 +274,7 @@ class StartTransactionResponse(Response):
 
 
 @request("StatusNotification", _FROM_CP, _CORE)
-class StatusNotificationRequest(Request):
+class StatusNotificationRequest(Request["StatusNotificationResponse"]):
     """A connector's (or, with 0, the charge point's) status changed (§4.9, §6.47)."""
 
     connector_id: ConnectorId
@@ -292,7 +292,7 @@ class StatusNotificationResponse(Response):
 
 
 @request("StopTransaction", _FROM_CP, _CORE)
-class StopTransactionRequest(Request):
+class StopTransactionRequest(Request["StopTransactionResponse"]):
     """A transaction has stopped (§4.10, §6.49)."""
 
     meter_stop: int
@@ -311,7 +311,7 @@ class StopTransactionResponse(Response):
 
 
 @request("UnlockConnector", _TO_CP, _CORE)
-class UnlockConnectorRequest(Request):
+class UnlockConnectorRequest(Request["UnlockConnectorResponse"]):
     """Asks the charge point to unlock a connector (§5.18, §6.55)."""
 
     connector_id: PositiveConnectorId

@@ -24,7 +24,7 @@ _FIRMWARE = Profile.FIRMWARE_MANAGEMENT
 
 
 @request("GetDiagnostics", _TO_CP, _FIRMWARE)
-class GetDiagnosticsRequest(Request):
+class GetDiagnosticsRequest(Request["GetDiagnosticsResponse"]):
     """Asks the charge point to upload diagnostics to ``location`` (§5.9, §6.29)."""
 
     location: str
@@ -42,7 +42,7 @@ class GetDiagnosticsResponse(Response):
 
 
 @request("DiagnosticsStatusNotification", _FROM_CP, _FIRMWARE)
-class DiagnosticsStatusNotificationRequest(Request):
+class DiagnosticsStatusNotificationRequest(Request["DiagnosticsStatusNotificationResponse"]):
     """Progress of a diagnostics upload (§4.4, §6.19)."""
 
     status: DiagnosticsStatus
@@ -54,7 +54,7 @@ class DiagnosticsStatusNotificationResponse(Response):
 
 
 @request("FirmwareStatusNotification", _FROM_CP, _FIRMWARE)
-class FirmwareStatusNotificationRequest(Request):
+class FirmwareStatusNotificationRequest(Request["FirmwareStatusNotificationResponse"]):
     """Progress of a firmware update (§4.5, §6.25)."""
 
     status: FirmwareStatus
@@ -66,7 +66,7 @@ class FirmwareStatusNotificationResponse(Response):
 
 
 @request("UpdateFirmware", _TO_CP, _FIRMWARE)
-class UpdateFirmwareRequest(Request):
+class UpdateFirmwareRequest(Request["UpdateFirmwareResponse"]):
     """Asks the charge point to fetch and install firmware from ``location`` (§5.19, §6.53)."""
 
     location: str

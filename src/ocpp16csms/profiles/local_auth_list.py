@@ -17,7 +17,7 @@ _LOCAL_LIST = Profile.LOCAL_AUTH_LIST_MANAGEMENT
 
 
 @request("GetLocalListVersion", _TO_CP, _LOCAL_LIST)
-class GetLocalListVersionRequest(Request):
+class GetLocalListVersionRequest(Request["GetLocalListVersionResponse"]):
     """Asks for the version of the charge point's local authorization list (§5.10, §6.27)."""
 
 
@@ -29,7 +29,7 @@ class GetLocalListVersionResponse(Response):
 
 
 @request("SendLocalList", _TO_CP, _LOCAL_LIST)
-class SendLocalListRequest(Request):
+class SendLocalListRequest(Request["SendLocalListResponse"]):
     """Replaces (Full) or updates (Differential) the local authorization list (§5.15, §6.43)."""
 
     list_version: int

@@ -9,7 +9,7 @@ __all__ = ["TriggerMessageRequest", "TriggerMessageResponse"]
 
 
 @request("TriggerMessage", Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT, Profile.REMOTE_TRIGGER)
-class TriggerMessageRequest(Request):
+class TriggerMessageRequest(Request["TriggerMessageResponse"]):
     """Asks the charge point to send a message now (§5.17, §6.53)."""
 
     requested_message: MessageTrigger

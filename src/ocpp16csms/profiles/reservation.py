@@ -19,7 +19,7 @@ _RESERVATION = Profile.RESERVATION
 
 
 @request("CancelReservation", _TO_CP, _RESERVATION)
-class CancelReservationRequest(Request):
+class CancelReservationRequest(Request["CancelReservationResponse"]):
     """Cancels a reservation (§5.1, §6.13)."""
 
     reservation_id: int
@@ -33,7 +33,7 @@ class CancelReservationResponse(Response):
 
 
 @request("ReserveNow", _TO_CP, _RESERVATION)
-class ReserveNowRequest(Request):
+class ReserveNowRequest(Request["ReserveNowResponse"]):
     """Reserves a connector (0: any connector) for an identifier until ``expiry_date`` (§6.39)."""
 
     connector_id: ConnectorId

@@ -54,7 +54,7 @@ _SECURITY = Profile.SECURITY
 
 
 @request("CertificateSigned", _TO_CP, _SECURITY)
-class CertificateSignedRequest(Request):
+class CertificateSignedRequest(Request["CertificateSignedResponse"]):
     """Delivers the signed charge point certificate chain, PEM encoded (§5.1)."""
 
     certificate_chain: Annotated[str, MaxLength(10000)]
@@ -68,7 +68,7 @@ class CertificateSignedResponse(Response):
 
 
 @request("DeleteCertificate", _TO_CP, _SECURITY)
-class DeleteCertificateRequest(Request):
+class DeleteCertificateRequest(Request["DeleteCertificateResponse"]):
     """Deletes an installed certificate (§5.3)."""
 
     certificate_hash_data: CertificateHashData
@@ -82,7 +82,7 @@ class DeleteCertificateResponse(Response):
 
 
 @request("ExtendedTriggerMessage", _TO_CP, _SECURITY)
-class ExtendedTriggerMessageRequest(Request):
+class ExtendedTriggerMessageRequest(Request["ExtendedTriggerMessageResponse"]):
     """TriggerMessage extended with the security messages (§5.5)."""
 
     requested_message: MessageTriggerExtended
@@ -97,7 +97,7 @@ class ExtendedTriggerMessageResponse(Response):
 
 
 @request("GetInstalledCertificateIds", _TO_CP, _SECURITY)
-class GetInstalledCertificateIdsRequest(Request):
+class GetInstalledCertificateIdsRequest(Request["GetInstalledCertificateIdsResponse"]):
     """Asks for the installed root certificates of one kind (§5.7)."""
 
     certificate_type: CertificateUse
@@ -112,7 +112,7 @@ class GetInstalledCertificateIdsResponse(Response):
 
 
 @request("GetLog", _TO_CP, _SECURITY)
-class GetLogRequest(Request):
+class GetLogRequest(Request["GetLogResponse"]):
     """Asks the charge point to upload a diagnostics or security log (§5.9)."""
 
     log_type: LogType
@@ -131,7 +131,7 @@ class GetLogResponse(Response):
 
 
 @request("InstallCertificate", _TO_CP, _SECURITY)
-class InstallCertificateRequest(Request):
+class InstallCertificateRequest(Request["InstallCertificateResponse"]):
     """Installs a root certificate, PEM encoded (§5.11)."""
 
     certificate_type: CertificateUse
@@ -146,7 +146,7 @@ class InstallCertificateResponse(Response):
 
 
 @request("LogStatusNotification", _FROM_CP, _SECURITY)
-class LogStatusNotificationRequest(Request):
+class LogStatusNotificationRequest(Request["LogStatusNotificationResponse"]):
     """Progress of a log upload (§5.13)."""
 
     status: UploadLogStatus
@@ -159,7 +159,7 @@ class LogStatusNotificationResponse(Response):
 
 
 @request("SecurityEventNotification", _FROM_CP, _SECURITY)
-class SecurityEventNotificationRequest(Request):
+class SecurityEventNotificationRequest(Request["SecurityEventNotificationResponse"]):
     """A security event happened on the charge point (§5.15)."""
 
     type: Annotated[str, MaxLength(50)]
@@ -173,7 +173,7 @@ class SecurityEventNotificationResponse(Response):
 
 
 @request("SignCertificate", _FROM_CP, _SECURITY)
-class SignCertificateRequest(Request):
+class SignCertificateRequest(Request["SignCertificateResponse"]):
     """A certificate signing request from the charge point, PEM encoded (§5.17)."""
 
     csr: Annotated[str, MaxLength(5500)]
@@ -187,7 +187,7 @@ class SignCertificateResponse(Response):
 
 
 @request("SignedFirmwareStatusNotification", _FROM_CP, _SECURITY)
-class SignedFirmwareStatusNotificationRequest(Request):
+class SignedFirmwareStatusNotificationRequest(Request["SignedFirmwareStatusNotificationResponse"]):
     """Progress of a signed firmware update (§5.19)."""
 
     status: FirmwareStatusEnumType
@@ -200,7 +200,7 @@ class SignedFirmwareStatusNotificationResponse(Response):
 
 
 @request("SignedUpdateFirmware", _TO_CP, _SECURITY)
-class SignedUpdateFirmwareRequest(Request):
+class SignedUpdateFirmwareRequest(Request["SignedUpdateFirmwareResponse"]):
     """Asks the charge point to fetch, verify and install signed firmware (§5.21)."""
 
     request_id: int

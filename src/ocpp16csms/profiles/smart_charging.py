@@ -28,7 +28,7 @@ _SMART = Profile.SMART_CHARGING
 
 
 @request("ClearChargingProfile", _TO_CP, _SMART)
-class ClearChargingProfileRequest(Request):
+class ClearChargingProfileRequest(Request["ClearChargingProfileResponse"]):
     """Clears the profiles that match every given criterion; none given clears all (§6.15)."""
 
     id: int | None = None
@@ -45,7 +45,7 @@ class ClearChargingProfileResponse(Response):
 
 
 @request("GetCompositeSchedule", _TO_CP, _SMART)
-class GetCompositeScheduleRequest(Request):
+class GetCompositeScheduleRequest(Request["GetCompositeScheduleResponse"]):
     """Asks for the schedule a connector will follow for ``duration`` seconds (§5.7, §6.21)."""
 
     connector_id: ConnectorId
@@ -64,7 +64,7 @@ class GetCompositeScheduleResponse(Response):
 
 
 @request("SetChargingProfile", _TO_CP, _SMART)
-class SetChargingProfileRequest(Request):
+class SetChargingProfileRequest(Request["SetChargingProfileResponse"]):
     """Installs a charging profile on a connector, or with 0 on the charge point (§5.16, §6.51)."""
 
     connector_id: ConnectorId

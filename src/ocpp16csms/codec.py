@@ -1,0 +1,101 @@
+"""From payloads to typed messages and back, with validation under a :class:`ValidationPolicy`.
+
+Inbound payloads are checked against our schemas before they are structured, so a charge point's
+mistake becomes the right CallError; outbound payloads are checked too (unless the policy turns
+that off), so our own mistakes surface as Python errors before anything is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+import attrs
+
+from .converter import make_converter
+from .errors import (
+    FormationViolation,
+    InvalidRequest,
+    PropertyConstraintViolation,
+    TypeConstraintViolation,
+)
+from .messages import Message
+from .validation import ValidationPolicy, Violation, violation_error
+
+__all__ = ["MessageCodec"]
+
+log = logging.getLogger("ocpp16csms.codec")
+
+_M = TypeVar("_M", bound=Message)
+
+
+class MessageCodec:
+    """Validates and converts payloads of one central system (thread-compatible, stateless)."""
+
+    def __init__(self, policy: ValidationPolicy | None = None) -> None:
+        self.policy = policy or ValidationPolicy()
+        self._strict = make_converter()
+        self._lenient = make_converter(lenient=True)
+
+    def decode(
+        self,
+        cls: type[_M],
+        payload: Any,
+        *,
+        charge_point_id: str | None = None,
+        message_id: str | None = None,
+        model: str | None = None,
+    ) -> _M:
+        """Validate ``payload`` and structure it as ``cls``; raise the matching :class:`OcppError`.
+
+        Violations the policy waives are logged (with the charge point and message id) and the
+        payload is structured leniently: an unknown enum value stays a plain ``str`` and
+        over-long strings are kept whole rather than cut, so no data is lost.
+        """
+        if not isinstance(payload, dict):
+            raise FormationViolation("the payload must be a JSON object")
+        result = self.policy.check(
+            cls.schema_name,
+            payload,
+            action=cls.action,
+            charge_point_id=charge_point_id,
+            model=model,
+        )
+        if result.errors:
+            raise violation_error(result.errors[0])
+        try:
+            if result.relaxed:
+                self._log_relaxed(result.relaxed, charge_point_id, message_id)
+                # Only the class validators are off, and only for this synchronous call.
+                with attrs.validators.disabled():
+                    return self._lenient.structure(payload, cls)
+            return self._strict.structure(payload, cls)
+        except (ValueError, KeyError) as error:
+            # The schema accepted it but the value cannot be represented (e.g. a leap second).
+            raise PropertyConstraintViolation(f"{cls.schema_name}: {error}") from None
+        except TypeError as error:
+            raise TypeConstraintViolation(f"{cls.schema_name}: {error}") from None
+
+    def encode(self, message: Message) -> dict[str, Any]:
+        """The payload of ``message``; raise :class:`InvalidRequest` when it breaks its schema."""
+        payload: dict[str, Any] = self._strict.unstructure(message)
+        if self.policy.validate_outbound:
+            result = self.policy.check(message.schema_name, payload, action=message.action)
+            if result.errors:
+                raise InvalidRequest(_describe(message, result.errors[0]))
+        return payload
+
+    @staticmethod
+    def _log_relaxed(
+        relaxed: tuple[Violation, ...], charge_point_id: str | None, message_id: str | None
+    ) -> None:
+        for violation in relaxed:
+            log.warning(
+                "relaxed schema violation accepted: %s",
+                violation.message,
+                extra={"charge_point_id": charge_point_id, "message_id": message_id},
+            )
+
+
+def _describe(message: Message, violation: Violation) -> str:
+    return f"{type(message).__name__} does not fit its schema: {violation.message}"

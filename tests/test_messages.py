@@ -1,0 +1,168 @@
+"""Message classes: round trips through JSON and our schemas, and agreement with the schemas."""
+
+from __future__ import annotations
+
+import json
+import typing
+from datetime import UTC, datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocpp16csms import (
+    ACTIONS,
+    ChargingSchedulePeriod,
+    Direction,
+    HeartbeatResponse,
+    MessageCodec,
+    Profile,
+    StartTransactionRequest,
+    make_converter,
+    wire_name,
+)
+from ocpp16csms.constraints import MaxLength, Minimum, MinItems, MultipleOf, constraints_of
+from ocpp16csms.testing import instances, message_classes
+from ocpp16csms.validation import schema_for, validator_for
+
+CLASSES = message_classes()
+converter = make_converter()
+
+
+def test_every_action_has_both_classes_and_knows_itself() -> None:
+    assert len(ACTIONS) == 39
+    assert len(CLASSES) == 78
+    security = {a for a, s in ACTIONS.items() if s.profile is Profile.SECURITY}
+    assert len(security) == 11
+    for action, spec in ACTIONS.items():
+        assert spec.request.action == spec.response.action == action
+        assert spec.request.schema_name == action
+        assert spec.response.schema_name == f"{action}Response"
+        assert spec.request.response_type is spec.response
+    assert ACTIONS["DataTransfer"].direction is Direction.BOTH
+    assert ACTIONS["Reset"].direction is Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT
+    assert ACTIONS["Heartbeat"].direction is Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_round_trip_through_json_and_the_schema(cls: Any, data: st.DataObject) -> None:
+    message = data.draw(instances(cls))
+    payload = converter.unstructure(message)
+    text = json.dumps(payload)
+    back = json.loads(text)
+    assert validator_for(cls.schema_name).violations(back) == []
+    assert converter.structure(back, cls) == message
+    assert "null" not in text.replace('"null"', "")  # absent optionals are omitted
+
+
+def _json_type(tp: Any) -> str:
+    base, _, _ = constraints_of(tp)
+    if base is bool:
+        return "boolean"
+    if base is int:
+        return "integer"
+    if base is float:
+        return "number"
+    if base is str or base is datetime or (isinstance(base, type) and issubclass(base, Enum)):
+        return "string"
+    if typing.get_origin(base) is tuple:
+        return "array"
+    return "object"
+
+
+def _agree(cls: Any, schema: dict[str, Any], where: str) -> None:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = {wire_name(f.name): f for f in attrs.fields(cls)}
+    assert set(fields) == set(schema["properties"]), where
+    required = {w for w, f in fields.items() if f.default is attrs.NOTHING}
+    assert required == set(schema.get("required", [])), where
+    for wire, field in fields.items():
+        here = f"{where}.{wire}"
+        prop = schema["properties"][wire]
+        tp = hints[field.name]
+        _agree_value(tp, prop, here)
+
+
+def _agree_value(tp: Any, prop: dict[str, Any], where: str) -> None:
+    base, found, _ = constraints_of(tp)
+    assert prop["type"] == _json_type(tp), where
+    by_kind = {type(c): c for c in found}
+    max_length = by_kind.get(MaxLength)
+    assert prop.get("maxLength") == (max_length.value if max_length else None), where
+    minimum = by_kind.get(Minimum)
+    assert prop.get("minimum") == (minimum.value if minimum else None), where
+    multiple = by_kind.get(MultipleOf)
+    assert prop.get("multipleOf") == (float(multiple.value) if multiple else None), where
+    min_items = by_kind.get(MinItems)
+    assert prop.get("minItems") == (min_items.value if min_items else None), where
+    assert (prop.get("format") == "date-time") == (base is datetime), where
+    if isinstance(base, type) and issubclass(base, Enum):
+        assert [m.value for m in base] == prop["enum"], where
+    else:
+        assert "enum" not in prop, where
+    if typing.get_origin(base) is tuple:
+        _agree_value(typing.get_args(base)[0], prop["items"], f"{where}[]")
+    elif attrs.has(base):
+        _agree(base, prop, where)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_classes_and_schemas_agree(cls: Any) -> None:
+    _agree(cls, dict(schema_for(cls.schema_name)), cls.schema_name)
+
+
+def test_the_agreement_check_can_fail() -> None:
+    schema = json.loads(json.dumps(schema_for("StartTransaction")))
+    schema["properties"]["idTag"]["maxLength"] = 21
+    with pytest.raises(AssertionError):
+        _agree(StartTransactionRequest, schema, "StartTransaction")
+
+
+def test_datetimes_go_out_as_utc_with_z_and_come_in_in_any_offset() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    message = HeartbeatResponse(current_time=datetime(2026, 1, 1, 2, 0, 0, 250000, tzinfo=plus_two))
+    assert converter.unstructure(message) == {"currentTime": "2026-01-01T00:00:00.250Z"}
+    back = converter.structure({"currentTime": "2026-01-01T02:00:00.25+02:00"}, HeartbeatResponse)
+    assert back.current_time == datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=250)
+    with pytest.raises(ValueError, match="no UTC offset"):
+        converter.structure({"currentTime": "2026-01-01T02:00:00"}, HeartbeatResponse)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        HeartbeatResponse(current_time=datetime(2026, 1, 1))
+
+
+@given(st.integers(-(10**6), 10**6))
+def test_decimal_limits_round_trip_exactly(tenths: int) -> None:
+    limit = tenths / 10
+    period = ChargingSchedulePeriod(start_period=0, limit=limit)
+    text = json.dumps(converter.unstructure(period))
+    assert json.loads(text)["limit"] == limit
+    assert str(abs(tenths) // 10) in text
+    assert (
+        validator_for("SetChargingProfile").violations(
+            {
+                "connectorId": 0,
+                "csChargingProfiles": {
+                    "chargingProfileId": 1,
+                    "stackLevel": 0,
+                    "chargingProfilePurpose": "TxDefaultProfile",
+                    "chargingProfileKind": "Relative",
+                    "chargingSchedule": {
+                        "chargingRateUnit": "A",
+                        "chargingSchedulePeriod": [json.loads(text)],
+                    },
+                },
+            }
+        )
+        == []
+    )
+
+
+def test_codec_refuses_a_bad_outbound_payload_before_anything_is_sent() -> None:
+    from ocpp16csms import InvalidRequest, ResetRequest
+
+    with pytest.raises(InvalidRequest, match="enum"):
+        MessageCodec().encode(ResetRequest(type="Sideways"))  # type: ignore[arg-type]
