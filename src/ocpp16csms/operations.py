@@ -1,0 +1,287 @@
+"""Typed outbound operations of the Core and Remote Trigger profiles (OCPP 1.6 §5).
+
+Thin methods over :meth:`CentralSystem.call`: each builds its request from typed arguments,
+checks what can be checked before sending (raising :class:`InvalidRequest`, nothing sent), and
+keeps the stores in step with the charge point's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from .datatypes import ChargingProfile
+from .enums import (
+    AvailabilityType,
+    ChargingProfilePurposeType,
+    ConfigurationStatus,
+    MessageTrigger,
+    MessageTriggerExtended,
+    RegistrationStatus,
+    ResetType,
+)
+from .errors import InvalidRequest
+from .messages import Request, Response
+from .profiles import (
+    ChangeAvailabilityRequest,
+    ChangeAvailabilityResponse,
+    ChangeConfigurationRequest,
+    ChangeConfigurationResponse,
+    ClearCacheRequest,
+    ClearCacheResponse,
+    DataTransferRequest,
+    DataTransferResponse,
+    ExtendedTriggerMessageRequest,
+    ExtendedTriggerMessageResponse,
+    GetConfigurationRequest,
+    GetConfigurationResponse,
+    RemoteStartTransactionRequest,
+    RemoteStartTransactionResponse,
+    RemoteStopTransactionRequest,
+    RemoteStopTransactionResponse,
+    ResetRequest,
+    ResetResponse,
+    TriggerMessageRequest,
+    TriggerMessageResponse,
+    UnlockConnectorRequest,
+    UnlockConnectorResponse,
+)
+from .stores import ChargePointRecord, Stores
+
+if TYPE_CHECKING:
+    from .handlers import CoreHandlers, DataTransferHandler
+
+__all__ = ["Operations"]
+
+_Res = TypeVar("_Res", bound=Response)
+
+# Triggers whose answer is about one connector may name it; the others concern the whole
+# charge point, so a connector id with them is a caller's mistake (§5.17).
+_CONNECTOR_TRIGGERS = frozenset({"MeterValues", "StatusNotification"})
+
+
+_Q = TypeVar("_Q", bound=Request[Any])
+
+
+def _build(request_type: type[_Q], **fields: Any) -> _Q:
+    try:
+        return request_type(**fields)
+    except (ValueError, TypeError) as error:
+        raise InvalidRequest(f"{request_type.__name__}: {error}") from None
+
+
+class Operations:
+    """Mixin of :class:`~ocpp16csms.CentralSystem`: one typed method per outbound operation."""
+
+    stores: Stores
+    core: CoreHandlers
+
+    async def call(self, charge_point_id: str, request: Request[_Res]) -> _Res:
+        raise NotImplementedError  # pragma: no cover - provided by CentralSystem
+
+    def add_answer_hook(self, request_type: type[Any], hook: Any) -> None:
+        raise NotImplementedError  # pragma: no cover - provided by CentralSystem
+
+    def add_periodic(self, interval: float, job: Any) -> None:
+        raise NotImplementedError  # pragma: no cover - provided by CentralSystem
+
+    def _install_services(self) -> None:
+        """Profile service mixins override this (calling ``super()``) to register their
+        answer hooks and periodic jobs; it runs once, when the central system is built."""
+
+    # -- checks -----------------------------------------------------------------------------
+
+    async def number_of_connectors(self, charge_point_id: str) -> int | None:
+        """The connectors the charge point reported (configuration key NumberOfConnectors)."""
+        entry = (await self.stores.configuration.get(charge_point_id)).get("NumberOfConnectors")
+        if entry is None or entry.value is None:
+            return None
+        try:
+            return int(entry.value)
+        except ValueError:
+            return None
+
+    async def _check_connector(
+        self, charge_point_id: str, connector_id: int | None, *, allow_zero: bool
+    ) -> None:
+        if connector_id is None:
+            return
+        if connector_id < (0 if allow_zero else 1):
+            lowest = 0 if allow_zero else 1
+            raise InvalidRequest(f"connector id {connector_id} is below {lowest}")
+        known = await self.number_of_connectors(charge_point_id)
+        if known is not None and connector_id > known:
+            raise InvalidRequest(
+                f"connector {connector_id} does not exist: {charge_point_id!r} reported "
+                f"{known} connectors"
+            )
+
+    # -- Core ---------------------------------------------------------------------------------
+
+    async def change_availability(
+        self, charge_point_id: str, connector_id: int, availability: AvailabilityType
+    ) -> ChangeAvailabilityResponse:
+        """§5.2: make a connector (0: the whole charge point) operative or inoperative."""
+        await self._check_connector(charge_point_id, connector_id, allow_zero=True)
+        request = _build(ChangeAvailabilityRequest, connector_id=connector_id, type=availability)
+        return await self.call(charge_point_id, request)
+
+    async def change_configuration(
+        self, charge_point_id: str, key: str, value: str
+    ) -> ChangeConfigurationResponse:
+        """§5.3: set a key; the configuration store follows on Accepted or RebootRequired."""
+        known = (await self.stores.configuration.get(charge_point_id)).get(key)
+        if known is not None and known.readonly:
+            raise InvalidRequest(f"{key} is read-only on {charge_point_id!r}")
+        request = _build(ChangeConfigurationRequest, key=key, value=value)
+        response = await self.call(charge_point_id, request)
+        if response.status in (ConfigurationStatus.ACCEPTED, ConfigurationStatus.REBOOT_REQUIRED):
+            await self.stores.configuration.set_value(charge_point_id, key, value)
+        return response
+
+    async def clear_cache(self, charge_point_id: str) -> ClearCacheResponse:
+        """§5.4: clear the charge point's authorization cache."""
+        return await self.call(charge_point_id, ClearCacheRequest())
+
+    async def get_configuration(
+        self, charge_point_id: str, keys: Iterable[str] | None = None
+    ) -> GetConfigurationResponse:
+        """§5.8: read keys (all when ``keys`` is None); the reported ones are stored."""
+        key_list = tuple(keys) if keys is not None else None
+        request = _build(GetConfigurationRequest, key=key_list or None)
+        response = await self.call(charge_point_id, request)
+        if response.configuration_key:
+            await self.stores.configuration.put(charge_point_id, response.configuration_key)
+        return response
+
+    async def remote_start_transaction(
+        self,
+        charge_point_id: str,
+        id_tag: str,
+        *,
+        connector_id: int | None = None,
+        charging_profile: ChargingProfile | None = None,
+    ) -> RemoteStartTransactionResponse:
+        """§5.11: ask the charge point to start a transaction, optionally with a TxProfile."""
+        if charging_profile is not None:
+            if (
+                charging_profile.charging_profile_purpose
+                is not ChargingProfilePurposeType.TX_PROFILE
+            ):
+                raise InvalidRequest(
+                    "RemoteStartTransaction takes a TxProfile, not "
+                    f"{charging_profile.charging_profile_purpose.value}"
+                )
+            if charging_profile.transaction_id is not None:
+                raise InvalidRequest(
+                    "the TxProfile of a RemoteStartTransaction has no transactionId yet (§5.11)"
+                )
+        await self._check_connector(charge_point_id, connector_id, allow_zero=False)
+        request = _build(
+            RemoteStartTransactionRequest,
+            id_tag=id_tag,
+            connector_id=connector_id,
+            charging_profile=charging_profile,
+        )
+        return await self.call(charge_point_id, request)
+
+    async def remote_stop_transaction(
+        self, charge_point_id: str, transaction_id: int
+    ) -> RemoteStopTransactionResponse:
+        """§5.12: ask the charge point to stop a transaction it runs."""
+        record = await self.stores.transactions.get(transaction_id)
+        if record is not None and record.start.charge_point_id != charge_point_id:
+            raise InvalidRequest(
+                f"transaction {transaction_id} runs on {record.start.charge_point_id!r}, "
+                f"not {charge_point_id!r}"
+            )
+        if record is not None and not record.active:
+            raise InvalidRequest(f"transaction {transaction_id} has already stopped")
+        request = _build(RemoteStopTransactionRequest, transaction_id=transaction_id)
+        return await self.call(charge_point_id, request)
+
+    async def reset(self, charge_point_id: str, reset_type: ResetType) -> ResetResponse:
+        """§5.14: soft or hard reset."""
+        return await self.call(charge_point_id, _build(ResetRequest, type=reset_type))
+
+    async def unlock_connector(
+        self, charge_point_id: str, connector_id: int
+    ) -> UnlockConnectorResponse:
+        """§5.18: unlock a connector."""
+        await self._check_connector(charge_point_id, connector_id, allow_zero=False)
+        request = _build(UnlockConnectorRequest, connector_id=connector_id)
+        return await self.call(charge_point_id, request)
+
+    async def data_transfer(
+        self,
+        charge_point_id: str,
+        vendor_id: str,
+        *,
+        message_id: str | None = None,
+        data: str | None = None,
+    ) -> DataTransferResponse:
+        """§5.5: send vendor-specific data to the charge point."""
+        request = _build(DataTransferRequest, vendor_id=vendor_id, message_id=message_id, data=data)
+        return await self.call(charge_point_id, request)
+
+    # -- Remote Trigger -----------------------------------------------------------------------
+
+    async def trigger_message(
+        self,
+        charge_point_id: str,
+        requested_message: MessageTrigger,
+        *,
+        connector_id: int | None = None,
+    ) -> TriggerMessageResponse:
+        """§5.17: ask the charge point to send a message now."""
+        await self._check_trigger(charge_point_id, requested_message.value, connector_id)
+        request = _build(
+            TriggerMessageRequest, requested_message=requested_message, connector_id=connector_id
+        )
+        return await self.call(charge_point_id, request)
+
+    async def extended_trigger_message(
+        self,
+        charge_point_id: str,
+        requested_message: MessageTriggerExtended,
+        *,
+        connector_id: int | None = None,
+    ) -> ExtendedTriggerMessageResponse:
+        """Security whitepaper §5.5: TriggerMessage with the security messages added."""
+        await self._check_trigger(charge_point_id, requested_message.value, connector_id)
+        request = _build(
+            ExtendedTriggerMessageRequest,
+            requested_message=requested_message,
+            connector_id=connector_id,
+        )
+        return await self.call(charge_point_id, request)
+
+    async def _check_trigger(
+        self, charge_point_id: str, requested: str, connector_id: int | None
+    ) -> None:
+        if connector_id is not None and requested not in _CONNECTOR_TRIGGERS:
+            raise InvalidRequest(f"{requested} concerns the whole charge point; no connector id")
+        await self._check_connector(charge_point_id, connector_id, allow_zero=False)
+
+    # -- registration and DataTransfer routing -----------------------------------------------------
+
+    async def accept_charge_point(self, charge_point_id: str) -> None:
+        """Register the charge point as Accepted (its next BootNotification is accepted)."""
+        record = await self.stores.charge_points.get(charge_point_id)
+        record = record or ChargePointRecord(charge_point_id=charge_point_id)
+        await self.stores.charge_points.save(
+            attrs.evolve(record, registration_status=RegistrationStatus.ACCEPTED)
+        )
+
+    def data_transfer_handler(
+        self, vendor_id: str, message_id: str | None = None
+    ) -> Callable[[DataTransferHandler], DataTransferHandler]:
+        """Decorator: answer inbound DataTransfer for ``vendor_id`` (and ``message_id``)."""
+
+        def register(handler: DataTransferHandler) -> DataTransferHandler:
+            self.core.register_data_transfer(vendor_id, message_id, handler)
+            return handler
+
+        return register

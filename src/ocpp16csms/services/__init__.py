@@ -1,0 +1,1 @@
+"""Per-profile services: mixins of :class:`~ocpp16csms.CentralSystem` with typed operations."""

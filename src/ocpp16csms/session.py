@@ -1,0 +1,380 @@
+"""The sans-IO OCPP-J protocol session of one charge point connection.
+
+Text frames in → typed events out; typed calls and replies in → text frames out (collected in
+an outbox the driver drains with :meth:`Session.outgoing`). The session never does I/O and
+never reads a clock: time comes in as ``now`` (seconds on any monotonic clock), and
+:meth:`Session.next_deadline` / :meth:`Session.handle_timers` let the driver run timeouts.
+The moves it makes are the tables of :mod:`ocpp16csms.rules`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .codec import MessageCodec
+from .errors import (
+    ActionNotImplemented,
+    InvalidRequest,
+    NotSupported,
+    OcppError,
+    QueueFull,
+)
+from .messages import Request, Response
+from .registry import ACTIONS
+from .rpc import Call, CallError, CallResult, FrameError, MessageType, encode_frame, parse_frame
+from .rules import LocalProtocolError, OutboundEvent, OutboundState, next_outbound_state
+
+__all__ = [
+    "CallAborted",
+    "CallReceived",
+    "CallRejected",
+    "CallSent",
+    "CallTimedOut",
+    "ErrorReceived",
+    "Event",
+    "ProtocolViolation",
+    "ResponseInvalid",
+    "ResultReceived",
+    "Session",
+]
+
+
+@attrs.frozen
+class CallReceived:
+    """A valid CALL from the charge point; it must be answered exactly once."""
+
+    message_id: str
+    request: Request[Any]
+
+
+@attrs.frozen
+class CallRejected:
+    """A CALL from the charge point the session answered itself with a CALLERROR."""
+
+    message_id: str
+    action: str
+    error: OcppError
+
+
+@attrs.frozen
+class CallSent:
+    """One of our CALLs left the queue and went into the outbox."""
+
+    message_id: str
+    request: Request[Any]
+
+
+@attrs.frozen
+class ResultReceived:
+    """The charge point answered our CALL with a valid CALLRESULT."""
+
+    message_id: str
+    request: Request[Any]
+    response: Response
+
+
+@attrs.frozen
+class ErrorReceived:
+    """The charge point answered our CALL with a CALLERROR."""
+
+    message_id: str
+    request: Request[Any]
+    error: CallError
+
+
+@attrs.frozen
+class ResponseInvalid:
+    """The charge point answered our CALL with a CALLRESULT that breaks its schema."""
+
+    message_id: str
+    request: Request[Any]
+    error: OcppError
+
+
+@attrs.frozen
+class CallTimedOut:
+    """Our CALL got no answer before its deadline."""
+
+    message_id: str
+    request: Request[Any]
+
+
+@attrs.frozen
+class CallAborted:
+    """Our CALL (sent or queued) can no longer be answered: the session closed."""
+
+    message_id: str
+    request: Request[Any]
+
+
+@attrs.frozen
+class ProtocolViolation:
+    """The charge point sent something that is not valid OCPP-J; ``replied`` if we answered."""
+
+    description: str
+    message_id: str | None = None
+    replied: bool = False
+
+
+Event = (
+    CallReceived
+    | CallRejected
+    | CallSent
+    | ResultReceived
+    | ErrorReceived
+    | ResponseInvalid
+    | CallTimedOut
+    | CallAborted
+    | ProtocolViolation
+)
+
+
+@attrs.define
+class _Outbound:
+    message_id: str
+    request: Request[Any]
+    text: str
+    deadline: float | None = None
+
+
+def _uuid_message_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Session:
+    """OCPP-J state of one connection to ``charge_point_id`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        *,
+        codec: MessageCodec | None = None,
+        call_timeout: float = 30.0,
+        max_queued_calls: int = 64,
+        message_id_factory: Callable[[], str] = _uuid_message_id,
+        charge_point_side: bool = False,
+    ) -> None:
+        self.charge_point_id = charge_point_id
+        #: True when this session speaks for the charge point (simulators, tests).
+        self.charge_point_side = charge_point_side
+        self.codec = codec or MessageCodec()
+        self.call_timeout = call_timeout
+        self.max_queued_calls = max_queued_calls
+        self._new_id = message_id_factory
+        #: chargePointModel from the last BootNotification; selects relaxed validation rules.
+        self.model: str | None = None
+        self.state = OutboundState.IDLE
+        self._in_flight: _Outbound | None = None
+        self._queue: deque[_Outbound] = deque()
+        self._unanswered: dict[str, str] = {}
+        self._outbox: list[str] = []
+
+    @property
+    def _we(self) -> str:
+        return "a charge point" if self.charge_point_side else "a central system"
+
+    # -- output -----------------------------------------------------------------------------
+
+    def outgoing(self) -> list[str]:
+        """Take the frames waiting to be sent, oldest first."""
+        frames, self._outbox = self._outbox, []
+        return frames
+
+    @property
+    def unanswered_calls(self) -> frozenset[str]:
+        """Message ids of CALLs from the charge point not answered yet."""
+        return frozenset(self._unanswered)
+
+    @property
+    def queued_calls(self) -> int:
+        """How many of our CALLs wait behind the one in flight."""
+        return len(self._queue)
+
+    # -- our CALLs --------------------------------------------------------------------------
+
+    def start_call(self, request: Request[Any], now: float) -> str:
+        """Queue ``request`` as a CALL and return its message id.
+
+        Raises :class:`InvalidRequest` when the request breaks its schema, :class:`QueueFull`
+        when too many calls wait, :class:`LocalProtocolError` when the session is closed.
+        """
+        if self.state is OutboundState.CLOSED:
+            raise LocalProtocolError(f"the session with {self.charge_point_id!r} is closed")
+        spec = ACTIONS.get(request.action)
+        ours = spec is not None and (
+            spec.sent_by_charge_point if self.charge_point_side else spec.sent_by_central_system
+        )
+        if not ours:
+            raise InvalidRequest(f"{request.action} is not sent by {self._we}")
+        if self._in_flight is not None and len(self._queue) >= self.max_queued_calls:
+            raise QueueFull(self.charge_point_id, self.max_queued_calls)
+        payload = self.codec.encode(request)
+        message_id = self._new_id()
+        text = encode_frame(Call(message_id, request.action, payload))
+        self._queue.append(_Outbound(message_id, request, text))
+        self._send_next(now)
+        return message_id
+
+    def _send_next(self, now: float) -> list[Event]:
+        if self._in_flight is not None or not self._queue:
+            return []
+        self.state = next_outbound_state(self.state, OutboundEvent.SEND_CALL)
+        call = self._queue.popleft()
+        call.deadline = now + self.call_timeout
+        self._in_flight = call
+        self._outbox.append(call.text)
+        return [CallSent(call.message_id, call.request)]
+
+    def _finish(self, event: OutboundEvent) -> _Outbound:
+        assert self._in_flight is not None
+        call, self._in_flight = self._in_flight, None
+        self.state = next_outbound_state(self.state, event)
+        return call
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timers` must next be called, or None."""
+        return self._in_flight.deadline if self._in_flight is not None else None
+
+    def handle_timers(self, now: float) -> list[Event]:
+        """Time out the CALL in flight if its deadline has passed, and send the next one."""
+        call = self._in_flight
+        if call is None or call.deadline is None or now < call.deadline:
+            return []
+        self._finish(OutboundEvent.TIMEOUT)
+        return [CallTimedOut(call.message_id, call.request), *self._send_next(now)]
+
+    def close(self) -> list[Event]:
+        """Close the session: every call in flight or queued is aborted."""
+        aborted: list[Event] = []
+        if self._in_flight is not None:
+            aborted.append(CallAborted(self._in_flight.message_id, self._in_flight.request))
+            self._in_flight = None
+        aborted.extend(CallAborted(c.message_id, c.request) for c in self._queue)
+        self._queue.clear()
+        self.state = next_outbound_state(self.state, OutboundEvent.CLOSE)
+        return aborted
+
+    # -- replies to the charge point's CALLs ------------------------------------------------
+
+    def send_result(self, message_id: str, response: Response) -> None:
+        """Answer the charge point's CALL ``message_id`` with ``response``.
+
+        Raises :class:`LocalProtocolError` when there is no such unanswered CALL or the response
+        is of the wrong type, and :class:`InvalidRequest` when it breaks its schema (the CALL
+        stays unanswered, so the caller can still send a CALLERROR).
+        """
+        action = self._unanswered.get(message_id)
+        if action is None:
+            raise LocalProtocolError(f"no unanswered CALL {message_id!r} to reply to")
+        expected = ACTIONS[action].response
+        if type(response) is not expected:
+            raise LocalProtocolError(
+                f"{action} is answered with {expected.__name__}, not {type(response).__name__}"
+            )
+        payload = self.codec.encode(response)
+        del self._unanswered[message_id]
+        self._outbox.append(encode_frame(CallResult(message_id, payload)))
+
+    def send_error(self, message_id: str, error: OcppError) -> None:
+        """Answer the charge point's CALL ``message_id`` with a CALLERROR."""
+        if self._unanswered.pop(message_id, None) is None:
+            raise LocalProtocolError(f"no unanswered CALL {message_id!r} to reply to")
+        self._outbox.append(encode_frame(CallError.from_error(message_id, error)))
+
+    # -- input ------------------------------------------------------------------------------
+
+    def receive_text(self, text: str | bytes, now: float) -> list[Event]:
+        """Take one frame from the charge point and return what it means."""
+        if self.state is OutboundState.CLOSED:
+            raise LocalProtocolError(f"the session with {self.charge_point_id!r} is closed")
+        try:
+            frame = parse_frame(text)
+        except FrameError as error:
+            return self._frame_error(error, now)
+        if isinstance(frame, Call):
+            return self._receive_call(frame)
+        return self._receive_answer(frame, now)
+
+    def _frame_error(self, error: FrameError, now: float) -> list[Event]:
+        reply = error.reply
+        if reply is not None and reply.message_id not in self._unanswered:
+            self._outbox.append(encode_frame(reply))
+            return [ProtocolViolation(error.description, reply.message_id, replied=True)]
+        call = self._in_flight
+        if (
+            call is not None
+            and error.message_id == call.message_id
+            and error.message_type in (MessageType.CALL_RESULT, MessageType.CALL_ERROR)
+        ):
+            # A broken answer to our CALL still ends it; waiting for the timeout helps nobody.
+            self._finish(OutboundEvent.ANSWER)
+            invalid = ResponseInvalid(call.message_id, call.request, error.error)
+            return [invalid, *self._send_next(now)]
+        return [ProtocolViolation(error.description, error.message_id)]
+
+    def _reject(self, frame: Call, error: OcppError) -> list[Event]:
+        self._outbox.append(encode_frame(CallError.from_error(frame.message_id, error)))
+        return [CallRejected(frame.message_id, frame.action, error)]
+
+    def _receive_call(self, frame: Call) -> list[Event]:
+        if frame.message_id in self._unanswered:
+            return [
+                ProtocolViolation(
+                    f"CALL {frame.message_id!r} repeats the id of a CALL still being answered",
+                    frame.message_id,
+                )
+            ]
+        spec = ACTIONS.get(frame.action)
+        if spec is None:
+            return self._reject(frame, ActionNotImplemented(f"unknown action {frame.action!r}"))
+        theirs = (
+            spec.sent_by_central_system if self.charge_point_side else spec.sent_by_charge_point
+        )
+        if not theirs:
+            return self._reject(frame, NotSupported(f"{frame.action} is not sent to {self._we}"))
+        try:
+            request = self.codec.decode(
+                spec.request,
+                frame.payload,
+                charge_point_id=self.charge_point_id,
+                message_id=frame.message_id,
+                model=self.model,
+            )
+        except OcppError as error:
+            return self._reject(frame, error)
+        self._unanswered[frame.message_id] = frame.action
+        return [CallReceived(frame.message_id, request)]
+
+    def _receive_answer(self, frame: CallResult | CallError, now: float) -> list[Event]:
+        call = self._in_flight
+        if call is None or frame.message_id != call.message_id:
+            kind = "CALLRESULT" if isinstance(frame, CallResult) else "CALLERROR"
+            return [
+                ProtocolViolation(
+                    f"{kind} {frame.message_id!r} answers no CALL of ours in flight",
+                    frame.message_id,
+                )
+            ]
+        self._finish(OutboundEvent.ANSWER)
+        event: Event
+        if isinstance(frame, CallError):
+            event = ErrorReceived(call.message_id, call.request, frame)
+        else:
+            try:
+                response = self.codec.decode(
+                    call.request.response_type,
+                    frame.payload,
+                    charge_point_id=self.charge_point_id,
+                    message_id=frame.message_id,
+                    model=self.model,
+                )
+            except OcppError as error:
+                event = ResponseInvalid(call.message_id, call.request, error)
+            else:
+                event = ResultReceived(call.message_id, call.request, response)
+        return [event, *self._send_next(now)]

@@ -1,0 +1,221 @@
+"""In-memory reference implementations of the store protocols (for tests, demos, one process).
+
+Each method completes without awaiting anything, so under asyncio or trio every method is
+atomic with respect to other tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+import attrs
+
+from ..datatypes import KeyValue, MeterValue
+from ..enums import RegistrationStatus
+from .charging_profiles import MemoryChargingProfileStore
+from .local_lists import MemoryLocalListStore
+from .protocols import (
+    BootInfo,
+    ChargePointRecord,
+    ConnectorStatus,
+    IdTagRecord,
+    StoredMeterValue,
+    Stores,
+    TransactionRecord,
+    TransactionStart,
+    TransactionStop,
+    UnknownChargePoint,
+)
+from .reservations import MemoryReservationStore
+
+__all__ = [
+    "MemoryChargePointStore",
+    "MemoryConfigurationStore",
+    "MemoryIdTagStore",
+    "MemoryTransactionStore",
+    "memory_stores",
+]
+
+_MAX_TRANSACTION_ID = 2**31 - 1
+
+
+class MemoryChargePointStore:
+    """:class:`~ocpp16csms.stores.ChargePointStore` in memory."""
+
+    def __init__(self, records: Iterable[ChargePointRecord] = ()) -> None:
+        self._records = {r.charge_point_id: r for r in records}
+        self._statuses: dict[str, dict[int, ConnectorStatus]] = {}
+
+    async def get(self, charge_point_id: str) -> ChargePointRecord | None:
+        return self._records.get(charge_point_id)
+
+    async def save(self, record: ChargePointRecord) -> None:
+        self._records[record.charge_point_id] = record
+
+    async def record_boot(
+        self, charge_point_id: str, boot: BootInfo, status: RegistrationStatus, at: datetime
+    ) -> None:
+        record = self._records.get(charge_point_id)
+        if record is None:
+            raise UnknownChargePoint(charge_point_id)
+        self._records[charge_point_id] = attrs.evolve(
+            record, boot=boot, registration_status=status, last_boot_at=at
+        )
+
+    async def touch(self, charge_point_id: str, at: datetime) -> None:
+        record = self._records.get(charge_point_id)
+        if record is not None and (record.last_seen is None or record.last_seen < at):
+            self._records[charge_point_id] = attrs.evolve(record, last_seen=at)
+
+    async def set_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> bool:
+        statuses = self._statuses.setdefault(charge_point_id, {})
+        current = statuses.get(status.connector_id)
+        if current is not None and current.timestamp > status.timestamp:
+            return False
+        statuses[status.connector_id] = status
+        return True
+
+    async def connector_statuses(self, charge_point_id: str) -> Mapping[int, ConnectorStatus]:
+        return dict(self._statuses.get(charge_point_id, {}))
+
+
+class MemoryIdTagStore:
+    """:class:`~ocpp16csms.stores.IdTagStore` in memory."""
+
+    def __init__(self, records: Iterable[IdTagRecord] = ()) -> None:
+        self._records = {r.id_tag.casefold(): r for r in records}
+
+    async def get(self, id_tag: str) -> IdTagRecord | None:
+        return self._records.get(id_tag.casefold())
+
+    async def save(self, record: IdTagRecord) -> None:
+        self._records[record.id_tag.casefold()] = record
+
+    async def delete(self, id_tag: str) -> bool:
+        return self._records.pop(id_tag.casefold(), None) is not None
+
+
+def _start_key(start: TransactionStart) -> tuple[object, ...]:
+    return (
+        start.charge_point_id,
+        start.connector_id,
+        start.id_tag.casefold(),
+        start.meter_start,
+        start.timestamp,
+    )
+
+
+class MemoryTransactionStore:
+    """:class:`~ocpp16csms.stores.TransactionStore` in memory."""
+
+    def __init__(self, *, first_id: int = 1) -> None:
+        self._next_id = first_id
+        self._transactions: dict[int, TransactionRecord] = {}
+        self._by_start: dict[tuple[object, ...], int] = {}
+        self._meter_values: dict[str, list[StoredMeterValue]] = {}
+        self._seen_values: set[StoredMeterValue] = set()
+
+    async def start(self, start: TransactionStart) -> tuple[TransactionRecord, bool]:
+        key = _start_key(start)
+        existing = self._by_start.get(key)
+        if existing is not None:
+            return self._transactions[existing], False
+        if self._next_id > _MAX_TRANSACTION_ID:
+            raise OverflowError("transaction ids are exhausted")
+        record = TransactionRecord(transaction_id=self._next_id, start=start)
+        self._next_id += 1
+        self._transactions[record.transaction_id] = record
+        self._by_start[key] = record.transaction_id
+        return record, True
+
+    async def get(self, transaction_id: int) -> TransactionRecord | None:
+        return self._transactions.get(transaction_id)
+
+    async def stop(self, transaction_id: int, stop: TransactionStop) -> TransactionRecord | None:
+        record = self._transactions.get(transaction_id)
+        if record is None or record.stop is not None:
+            return record
+        record = attrs.evolve(record, stop=stop)
+        self._transactions[transaction_id] = record
+        return record
+
+    async def active(
+        self, *, charge_point_id: str | None = None, id_tag: str | None = None
+    ) -> Sequence[TransactionRecord]:
+        tag = id_tag.casefold() if id_tag is not None else None
+        return [
+            r
+            for r in self._transactions.values()
+            if r.stop is None
+            and (charge_point_id is None or r.start.charge_point_id == charge_point_id)
+            and (tag is None or r.start.id_tag.casefold() == tag)
+        ]
+
+    async def add_meter_values(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        meter_values: Iterable[MeterValue],
+    ) -> int:
+        stored = self._meter_values.setdefault(charge_point_id, [])
+        added = 0
+        for value in meter_values:
+            item = StoredMeterValue(
+                charge_point_id=charge_point_id,
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                meter_value=value,
+            )
+            if item not in self._seen_values:
+                self._seen_values.add(item)
+                stored.append(item)
+                added += 1
+        return added
+
+    async def meter_values(
+        self, charge_point_id: str, *, transaction_id: int | None = None
+    ) -> Sequence[StoredMeterValue]:
+        values = self._meter_values.get(charge_point_id, [])
+        if transaction_id is None:
+            return list(values)
+        return [v for v in values if v.transaction_id == transaction_id]
+
+
+class MemoryConfigurationStore:
+    """:class:`~ocpp16csms.stores.ConfigurationStore` in memory."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, KeyValue]] = {}
+
+    async def get(self, charge_point_id: str) -> Mapping[str, KeyValue]:
+        return dict(self._entries.get(charge_point_id, {}))
+
+    async def put(self, charge_point_id: str, entries: Iterable[KeyValue]) -> None:
+        known = self._entries.setdefault(charge_point_id, {})
+        for entry in entries:
+            known[entry.key] = entry
+
+    async def set_value(self, charge_point_id: str, key: str, value: str) -> None:
+        known = self._entries.setdefault(charge_point_id, {})
+        current = known.get(key)
+        readonly = current.readonly if current is not None else False
+        known[key] = KeyValue(key=key, readonly=readonly, value=value)
+
+
+def memory_stores(
+    *,
+    charge_points: Iterable[ChargePointRecord] = (),
+    id_tags: Iterable[IdTagRecord] = (),
+) -> Stores:
+    """A complete set of in-memory stores, optionally seeded."""
+    return Stores(
+        charge_points=MemoryChargePointStore(charge_points),
+        id_tags=MemoryIdTagStore(id_tags),
+        transactions=MemoryTransactionStore(),
+        configuration=MemoryConfigurationStore(),
+        local_lists=MemoryLocalListStore(),
+        reservations=MemoryReservationStore(),
+        charging_profiles=MemoryChargingProfileStore(),
+    )

@@ -1,0 +1,373 @@
+"""A scriptable OCPP 1.6J charge point, for testing central systems (ours or a host's).
+
+It speaks through any :class:`~ocpp16csms.connection.Connection` (an in-memory pair in unit
+tests) with the same sans-IO :class:`~ocpp16csms.session.Session` the central system uses, on
+the charge point's side, so everything it receives is validated against our schemas. Calls
+from the central system are answered by configurable behaviour, and recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+
+from ..codec import MessageCodec
+from ..connection import Connection, ConnectionClosed
+from ..datatypes import KeyValue
+from ..enums import (
+    AvailabilityStatus,
+    CertificateSignedStatus,
+    CertificateStatus,
+    ChargingProfileStatus,
+    ClearCacheStatus,
+    ClearChargingProfileStatus,
+    ConfigurationStatus,
+    DataTransferStatus,
+    DeleteCertificateStatus,
+    GetCompositeScheduleStatus,
+    GetInstalledCertificateStatus,
+    LogStatus,
+    RemoteStartStopStatus,
+    ReservationStatus,
+    ResetStatus,
+    TriggerMessageStatus,
+    UnlockStatus,
+    UpdateFirmwareStatus,
+    UpdateStatus,
+)
+from ..errors import CallErrorReceived, CallTimeout, ConnectionLost, ErrorCode, error_for_code
+from ..messages import Request, Response
+from ..profiles import (
+    CancelReservationResponse,
+    CertificateSignedResponse,
+    ChangeAvailabilityResponse,
+    ChangeConfigurationResponse,
+    ClearCacheResponse,
+    ClearChargingProfileResponse,
+    DataTransferResponse,
+    DeleteCertificateResponse,
+    ExtendedTriggerMessageResponse,
+    GetCompositeScheduleResponse,
+    GetConfigurationRequest,
+    GetConfigurationResponse,
+    GetDiagnosticsResponse,
+    GetInstalledCertificateIdsResponse,
+    GetLocalListVersionResponse,
+    GetLogResponse,
+    InstallCertificateResponse,
+    RemoteStartTransactionResponse,
+    RemoteStopTransactionResponse,
+    ReserveNowResponse,
+    ResetResponse,
+    SendLocalListResponse,
+    SetChargingProfileResponse,
+    SignedUpdateFirmwareResponse,
+    TriggerMessageResponse,
+    UnlockConnectorResponse,
+    UpdateFirmwareResponse,
+)
+from ..session import (
+    CallAborted,
+    CallReceived,
+    CallTimedOut,
+    ErrorReceived,
+    Event,
+    ResponseInvalid,
+    ResultReceived,
+    Session,
+)
+
+__all__ = ["Answer", "ChargePointSimulator", "default_answers"]
+
+_Res = TypeVar("_Res", bound=Response)
+
+AnswerFactory = Callable[[Any], Response | Awaitable[Response]]
+
+
+@attrs.frozen(kw_only=True)
+class Answer:
+    """How the simulator answers one action from the central system.
+
+    ``response`` (a response, or a function of the request returning one) is sent after
+    ``delay`` seconds; ``error`` sends that CALLERROR instead; ``drop`` sends nothing at all.
+    """
+
+    response: Response | AnswerFactory | None = None
+    error: ErrorCode | None = None
+    description: str = ""
+    delay: float = 0.0
+    drop: bool = False
+
+
+def default_answers() -> dict[str, Answer]:
+    """A charge point that accepts everything (what a well-behaved charge point answers)."""
+    accepted: dict[str, Response] = {
+        "CancelReservation": CancelReservationResponse(status=_accepted(ReservationStatus)),
+        "CertificateSigned": CertificateSignedResponse(status=CertificateSignedStatus.ACCEPTED),
+        "ChangeAvailability": ChangeAvailabilityResponse(status=AvailabilityStatus.ACCEPTED),
+        "ChangeConfiguration": ChangeConfigurationResponse(status=ConfigurationStatus.ACCEPTED),
+        "ClearCache": ClearCacheResponse(status=ClearCacheStatus.ACCEPTED),
+        "ClearChargingProfile": ClearChargingProfileResponse(
+            status=ClearChargingProfileStatus.ACCEPTED
+        ),
+        "DataTransfer": DataTransferResponse(status=DataTransferStatus.ACCEPTED),
+        "DeleteCertificate": DeleteCertificateResponse(status=DeleteCertificateStatus.ACCEPTED),
+        "ExtendedTriggerMessage": ExtendedTriggerMessageResponse(
+            status=TriggerMessageStatus.ACCEPTED
+        ),
+        "GetCompositeSchedule": GetCompositeScheduleResponse(
+            status=GetCompositeScheduleStatus.REJECTED
+        ),
+        "GetDiagnostics": GetDiagnosticsResponse(),
+        "GetInstalledCertificateIds": GetInstalledCertificateIdsResponse(
+            status=GetInstalledCertificateStatus.NOT_FOUND
+        ),
+        "GetLocalListVersion": GetLocalListVersionResponse(list_version=0),
+        "GetLog": GetLogResponse(status=LogStatus.ACCEPTED),
+        "InstallCertificate": InstallCertificateResponse(status=CertificateStatus.ACCEPTED),
+        "RemoteStartTransaction": RemoteStartTransactionResponse(
+            status=RemoteStartStopStatus.ACCEPTED
+        ),
+        "RemoteStopTransaction": RemoteStopTransactionResponse(
+            status=RemoteStartStopStatus.ACCEPTED
+        ),
+        "ReserveNow": ReserveNowResponse(status=ReservationStatus.ACCEPTED),
+        "Reset": ResetResponse(status=ResetStatus.ACCEPTED),
+        "SendLocalList": SendLocalListResponse(status=UpdateStatus.ACCEPTED),
+        "SetChargingProfile": SetChargingProfileResponse(status=ChargingProfileStatus.ACCEPTED),
+        "SignedUpdateFirmware": SignedUpdateFirmwareResponse(status=UpdateFirmwareStatus.ACCEPTED),
+        "TriggerMessage": TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED),
+        "UnlockConnector": UnlockConnectorResponse(status=UnlockStatus.UNLOCKED),
+        "UpdateFirmware": UpdateFirmwareResponse(),
+    }
+    answers = {action: Answer(response=response) for action, response in accepted.items()}
+    # No fixed response: answered from ChargePointSimulator.configuration.
+    answers["GetConfiguration"] = Answer()
+    return answers
+
+
+def _accepted(enum: Any) -> Any:
+    return enum("Accepted")
+
+
+@attrs.define
+class _Pending:
+    done: anyio.Event = attrs.field(factory=anyio.Event)
+    response: Response | None = None
+    error: BaseException | None = None
+
+
+class ChargePointSimulator:
+    """A charge point over ``connection``; use ``async with simulator.running():``."""
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Connection,
+        *,
+        call_timeout: float = 10.0,
+        answers: dict[str, Answer] | None = None,
+    ) -> None:
+        self.charge_point_id = charge_point_id
+        self.connection = connection
+        self.session = Session(
+            charge_point_id,
+            codec=MessageCodec(),
+            call_timeout=call_timeout,
+            charge_point_side=True,
+        )
+        self.answers = default_answers() if answers is None else dict(answers)
+        self.configuration: dict[str, tuple[str, bool]] = {}
+        #: Every request the central system sent, in order.
+        self.received: list[Request[Any]] = []
+        self._pending: dict[str, _Pending] = {}
+        self._send_lock = anyio.Lock()
+        self._wakeup = anyio.Event()
+        self._closed = anyio.Event()
+
+    # -- behaviour ---------------------------------------------------------------------------
+
+    def answer(
+        self,
+        action: str,
+        response: Response | AnswerFactory | None = None,
+        *,
+        error: ErrorCode | None = None,
+        description: str = "",
+        delay: float = 0.0,
+        drop: bool = False,
+    ) -> None:
+        """Set how the simulator answers ``action`` from now on."""
+        self.answers[action] = Answer(
+            response=response, error=error, description=description, delay=delay, drop=drop
+        )
+
+    def received_of(self, request_type: type[Any]) -> list[Any]:
+        """The requests of one type the central system sent."""
+        return [r for r in self.received if isinstance(r, request_type)]
+
+    # -- running -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ChargePointSimulator]:
+        """Run the receive loop for the duration of the block, then close the connection."""
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._receive_loop, group)
+            group.start_soon(self._timer_loop)
+            try:
+                yield self
+            finally:
+                await self.close()
+                group.cancel_scope.cancel()
+
+    async def close(self) -> None:
+        """Close the connection; calls waiting for an answer fail with ConnectionLost."""
+        self._fail_all()
+        with anyio.move_on_after(2):
+            await self.connection.close()
+
+    @property
+    def closed(self) -> anyio.Event:
+        """Set once the connection has closed."""
+        return self._closed
+
+    async def call(self, request: Request[_Res]) -> _Res:
+        """Send ``request`` to the central system and return its answer.
+
+        Raises :class:`CallErrorReceived` for a CALLERROR (or an answer that breaks its schema),
+        :class:`CallTimeout` and :class:`ConnectionLost`.
+        """
+        message_id = self.session.start_call(request, anyio.current_time())
+        pending = _Pending()
+        self._pending[message_id] = pending
+        self._wakeup.set()
+        await self._flush()
+        await pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert isinstance(pending.response, request.response_type)
+        return pending.response  # type: ignore[return-value]
+
+    async def send_raw(self, text: str) -> None:
+        """Send a frame as it is (for protocol tests)."""
+        await self.connection.send(text)
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def _receive_loop(self, group: anyio.abc.TaskGroup) -> None:
+        while True:
+            try:
+                text = await self.connection.receive()
+            except ConnectionClosed:
+                break
+            events = self.session.receive_text(text, anyio.current_time())
+            await self._flush()
+            for event in events:
+                if isinstance(event, CallReceived):
+                    self.received.append(event.request)
+                    group.start_soon(self._answer, event)
+                else:
+                    self._resolve(event)
+        self._fail_all()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            wakeup = self._wakeup
+            deadline = self.session.next_deadline()
+            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
+                await wakeup.wait()
+            if wakeup.is_set():
+                self._wakeup = anyio.Event()
+            for event in self.session.handle_timers(anyio.current_time()):
+                self._resolve(event)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        async with self._send_lock:
+            for text in self.session.outgoing():
+                try:
+                    await self.connection.send(text)
+                except ConnectionClosed:
+                    self._fail_all()
+                    return
+
+    def _fail_all(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        for event in self.session.close():
+            self._resolve(event)
+
+    def _resolve(self, event: Event) -> None:
+        if not isinstance(
+            event, ResultReceived | ErrorReceived | ResponseInvalid | CallTimedOut | CallAborted
+        ):
+            return
+        pending = self._pending.pop(event.message_id, None)
+        if pending is None:
+            return
+        action = event.request.action
+        cp = self.charge_point_id
+        if isinstance(event, ResultReceived):
+            pending.response = event.response
+        elif isinstance(event, ErrorReceived):
+            frame = event.error
+            pending.error = CallErrorReceived(
+                cp, action, frame.error_code, frame.error_description, frame.error_details
+            )
+        elif isinstance(event, ResponseInvalid):
+            pending.error = CallErrorReceived(
+                cp, action, event.error.code.value, event.error.description
+            )
+        elif isinstance(event, CallTimedOut):
+            pending.error = CallTimeout(cp, action, event.message_id, self.session.call_timeout)
+        else:
+            pending.error = ConnectionLost(cp, action, event.message_id)
+        pending.done.set()
+
+    async def _answer(self, event: CallReceived) -> None:
+        request = event.request
+        answer = self.answers.get(request.action)
+        if answer is None:
+            answer = Answer(error=ErrorCode.NOT_SUPPORTED, description="not simulated")
+        if answer.delay:
+            await anyio.sleep(answer.delay)
+        if answer.drop or self._closed.is_set():
+            return
+        if answer.error is not None:
+            self.session.send_error(
+                event.message_id, error_for_code(answer.error)(answer.description)
+            )
+        else:
+            response = answer.response
+            if response is None and isinstance(request, GetConfigurationRequest):
+                response = self._configuration_answer(request)
+            if callable(response):
+                produced = response(request)
+                response = await produced if isinstance(produced, Awaitable) else produced
+            assert isinstance(response, Response)
+            self.session.send_result(event.message_id, response)
+        await self._flush()
+
+    def _configuration_answer(self, request: GetConfigurationRequest) -> Response:
+        keys = request.key or tuple(self.configuration)
+        known = [k for k in keys if k in self.configuration]
+        return GetConfigurationResponse(
+            configuration_key=tuple(
+                KeyValue(key=k, value=self.configuration[k][0], readonly=self.configuration[k][1])
+                for k in known
+            )
+            or None,
+            unknown_key=tuple(k for k in keys if k not in self.configuration) or None,
+        )
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware (the simulator stamps its messages with it)."""
+    return datetime.now(UTC)

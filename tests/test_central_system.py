@@ -1,0 +1,407 @@
+"""CentralSystem machinery: failures, ordering, timeouts, reconnection, hooks, on asyncio and trio."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Any
+
+import anyio
+import pytest
+
+from harness import BOOT, connected, make_central_system, wait_until
+from ocpp16csms import (
+    AuthorizationStatus,
+    AuthorizeRequest,
+    AuthorizeResponse,
+    CallContext,
+    CallErrorReceived,
+    CallTimeout,
+    ChargePointConnected,
+    ChargePointDisconnected,
+    ChargePointNotAccepted,
+    ConnectionLost,
+    Direction,
+    Exchange,
+    GetConfigurationRequest,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    IdTagInfo,
+    KeyValue,
+    MeterValuesRequest,
+    ProtocolViolationReported,
+    QueueFull,
+    RegistrationStatus,
+    ResetType,
+    StartTransactionRequest,
+    UnknownChargePointPolicy,
+    UnlockConnectorResponse,
+    UnlockStatus,
+)
+from ocpp16csms.stores import memory_stores
+from ocpp16csms.testing import ChargePointSimulator, memory_connection_pair
+
+pytestmark = pytest.mark.anyio
+
+
+class FlakyTransactions:
+    """A transaction store that fails until told to work (a database that is down)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.down = True
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise ConnectionError("database unavailable")
+            return await method(*args, **kwargs)
+
+        return call
+
+
+async def test_a_store_failure_is_answered_with_internal_error_and_nothing_is_kept() -> None:
+    import attrs
+
+    from ocpp16csms import ChargePointRecord
+
+    base = memory_stores(
+        charge_points=[
+            ChargePointRecord(
+                charge_point_id="CP1", registration_status=RegistrationStatus.ACCEPTED
+            )
+        ]
+    )
+    flaky = FlakyTransactions(base.transactions)
+    cs = make_central_system(stores=attrs.evolve(base, transactions=flaky))
+    request = StartTransactionRequest(
+        connector_id=1, id_tag="T", meter_start=0, timestamp=BOOT_TIME
+    )
+    async with connected(cs) as cp:
+        with pytest.raises(CallErrorReceived) as refused:
+            await cp.call(request)
+        assert refused.value.code == "InternalError"
+        assert await base.transactions.active() == []
+        flaky.down = False
+        answer = await cp.call(request)
+    assert [t.transaction_id for t in await base.transactions.active()] == [answer.transaction_id]
+
+
+async def test_a_failing_handler_gets_internal_error_and_the_connection_survives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cs = make_central_system()
+
+    @cs.on(AuthorizeRequest)
+    async def broken(request: AuthorizeRequest, ctx: CallContext) -> AuthorizeResponse:
+        raise RuntimeError("boom")
+
+    async with connected(cs) as cp:
+        with caplog.at_level(logging.ERROR, logger="ocpp16csms"):
+            with pytest.raises(CallErrorReceived) as refused:
+                await cp.call(AuthorizeRequest(id_tag="X"))
+        assert (await cp.call(HeartbeatRequest())).current_time is not None
+    assert refused.value.code == "InternalError"
+    assert "boom" not in refused.value.description  # internals are not sent to the charge point
+    failure = next(r for r in caplog.records if "failed" in r.getMessage())
+    assert failure.exc_info is not None
+    assert failure.charge_point_id == "CP1"  # type: ignore[attr-defined]
+    assert failure.message_id  # type: ignore[attr-defined]
+
+
+async def test_a_handler_returning_the_wrong_type_is_named_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cs = make_central_system()
+
+    async def sloppy(request: HeartbeatRequest, ctx: CallContext) -> Any:
+        return AuthorizeResponse(id_tag_info=IdTagInfo(status=AuthorizationStatus.ACCEPTED))
+
+    cs.set_handler(HeartbeatRequest, sloppy)
+    async with connected(cs) as cp:
+        with caplog.at_level(logging.ERROR, logger="ocpp16csms"):
+            with pytest.raises(CallErrorReceived) as refused:
+                await cp.call(HeartbeatRequest())
+    assert refused.value.code == "InternalError"
+    text = caplog.text
+    assert "sloppy" in text
+    assert "AuthorizeResponse" in text
+    assert "HeartbeatResponse" in text
+
+
+async def test_a_handler_may_call_the_same_charge_point_without_deadlock() -> None:
+    cs = make_central_system()
+    fetched: list[Any] = []
+    default_boot = cs.handler_for(type(BOOT))
+    assert default_boot is not None
+
+    @cs.on(type(BOOT))
+    async def boot_then_configure(request: Any, ctx: CallContext) -> Any:
+        answer = await default_boot(request, ctx)
+        # The link is still Pending/unknown until this answer goes out; GetConfiguration is
+        # allowed for an accepted charge point (restored from the store) and while pending.
+        fetched.append(await ctx.central_system.get_configuration(ctx.charge_point_id))
+        return answer
+
+    async with connected(cs) as cp:
+        cp.configuration["NumberOfConnectors"] = ("2", True)
+        with anyio.fail_after(5):
+            answer = await cp.call(BOOT)
+    assert answer.status is RegistrationStatus.ACCEPTED
+    assert fetched[0].configuration_key == (
+        KeyValue(key="NumberOfConnectors", readonly=True, value="2"),
+    )
+
+
+async def test_a_slow_handler_does_not_delay_other_answers() -> None:
+    cs = make_central_system()
+    release = anyio.Event()
+
+    @cs.on(AuthorizeRequest)
+    async def slow(request: AuthorizeRequest, ctx: CallContext) -> AuthorizeResponse:
+        await release.wait()
+        return AuthorizeResponse(id_tag_info=IdTagInfo(status=AuthorizationStatus.ACCEPTED))
+
+    cs_end, cp_end = memory_connection_pair()
+    async with anyio.create_task_group() as group:
+        group.start_soon(cs.serve, cs_end, "CP1")
+        # A charge point that does not wait for its first answer (tolerated, answered by id).
+        await cp_end.send('[2,"slow","Authorize",{"idTag":"A"}]')
+        await cp_end.send('[2,"fast","Heartbeat",{}]')
+        with anyio.fail_after(5):
+            first = json.loads(await cp_end.receive())
+        # While the handler still waits, our own call goes out and its answer is received.
+        group.start_soon(cs.reset, "CP1", ResetType.SOFT)
+        with anyio.fail_after(5):
+            reset = json.loads(await cp_end.receive())
+        await cp_end.send(json.dumps([3, reset[1], {"status": "Accepted"}]))
+        await wait_until(lambda: not cs._links["CP1"].waiters)
+        release.set()
+        with anyio.fail_after(5):
+            second = json.loads(await cp_end.receive())
+        await cp_end.close()
+    assert first[:2] == [3, "fast"]
+    assert reset[2] == "Reset"
+    assert second[:2] == [3, "slow"]
+
+
+async def test_wire_errors_for_unknown_unsupported_and_invalid_calls() -> None:
+    cs = make_central_system()
+    cs.set_handler(MeterValuesRequest, None)
+    frames = [
+        ('[2,"a","Teleport",{}]', "NotImplemented"),
+        ('[2,"b","Reset",{"type":"Soft"}]', "NotSupported"),
+        ('[2,"c","MeterValues",{"connectorId":1,"meterValue":[]}]', "OccurenceConstraintViolation"),
+        ('[2,"d","Authorize",{}]', "OccurenceConstraintViolation"),
+        ('[2,"e","Authorize",{"idTag":5}]', "TypeConstraintViolation"),
+        ('[2,"f","Authorize",{"idTag":"' + "x" * 21 + '"}]', "PropertyConstraintViolation"),
+        ('[2,"g","Authorize",{"idTag":"a","x":1}]', "FormationViolation"),
+        ('[2,"h","Heartbeat",[]]', "FormationViolation"),
+        (
+            '[2,"i","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"2026-01-01T00:00:00Z",'
+            '"sampledValue":[{"value":"1"}]}]}]',
+            "NotSupported",
+        ),
+        (
+            '[2,"j","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Busy"}]',
+            "PropertyConstraintViolation",
+        ),
+        ('[2,"k","Heartbeat",{"when":"2026-01-01T00:00:00"}]', "FormationViolation"),
+    ]
+    replies: dict[str, Any] = {}
+    cs_end, cp_end = memory_connection_pair()
+    async with anyio.create_task_group() as group:
+        group.start_soon(cs.serve, cs_end, "CP1")
+        for text, _ in frames:
+            await cp_end.send(text)
+        with anyio.fail_after(5):
+            while len(replies) < len(frames):
+                reply = json.loads(await cp_end.receive())
+                replies[reply[1]] = reply
+        await cp_end.send('[2,"z","Heartbeat",{}]')
+        with anyio.fail_after(5):
+            last = json.loads(await cp_end.receive())
+        await cp_end.close()
+    for (text, code), message_id in zip(frames, "abcdefghijk", strict=True):
+        reply = replies[message_id]
+        assert reply[0] == 4, text
+        assert reply[2] == code, (text, reply)
+    assert last[:2] == [3, "z"]
+    assert "$.idTag" in replies["f"][3]  # the description names the field's JSON path
+
+
+async def test_a_call_times_out_and_the_next_one_goes_through() -> None:
+    cs = make_central_system(call_timeout=0.05)
+    async with connected(cs) as cp:
+        cp.answer("Reset", drop=True)
+        with pytest.raises(CallTimeout):
+            await cs.reset("CP1", ResetType.SOFT)
+        answer = await cs.unlock_connector("CP1", 1)
+    assert answer.status is UnlockStatus.UNLOCKED
+
+
+async def test_only_one_call_is_outstanding_and_the_rest_queue_in_order() -> None:
+    cs = make_central_system()
+    in_flight = 0
+    most = 0
+    seen: list[int] = []
+
+    async def unlock(request: Any) -> UnlockConnectorResponse:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        seen.append(request.connector_id)
+        await anyio.sleep(0.005)
+        in_flight -= 1
+        return UnlockConnectorResponse(status=UnlockStatus.UNLOCKED)
+
+    async with connected(cs) as cp:
+        cp.answer("UnlockConnector", unlock)
+        async with anyio.create_task_group() as group:
+            for connector in range(1, 6):
+                group.start_soon(cs.unlock_connector, "CP1", connector)
+                await anyio.sleep(0)
+    assert most == 1
+    assert seen == [1, 2, 3, 4, 5]
+
+
+async def test_a_full_queue_is_a_clear_error() -> None:
+    cs = make_central_system(max_queued_calls=1)
+    async with connected(cs) as cp:
+        cp.answer("Reset", drop=True)
+        async with anyio.create_task_group() as group:
+            group.start_soon(_swallow, cs.reset("CP1", ResetType.SOFT))
+            group.start_soon(_swallow, cs.reset("CP1", ResetType.SOFT))
+            await wait_until(lambda: len(cp.received) == 1)
+            with pytest.raises(QueueFull):
+                await cs.reset("CP1", ResetType.SOFT)
+            group.cancel_scope.cancel()
+
+
+async def _swallow(awaitable: Any) -> None:
+    with contextlib.suppress(QueueFull, CallTimeout, ConnectionLost):
+        await awaitable
+
+
+async def test_a_disconnect_mid_call_fails_the_call_with_connection_lost() -> None:
+    cs = make_central_system()
+    failure: list[BaseException] = []
+
+    async def reset() -> None:
+        try:
+            await cs.reset("CP1", ResetType.SOFT)
+        except ConnectionLost as error:
+            failure.append(error)
+
+    async with connected(cs) as cp:
+        cp.answer("Reset", drop=True)
+        async with anyio.create_task_group() as group:
+            group.start_soon(reset)
+            await wait_until(lambda: len(cp.received) == 1)
+            await cp.close()
+    assert len(failure) == 1
+
+
+async def test_a_reconnecting_charge_point_replaces_the_old_connection() -> None:
+    cs = make_central_system()
+    events: list[Any] = []
+    cs.observe(events.append)
+    failure: list[BaseException] = []
+    old_cs, old_cp = memory_connection_pair()
+    new_cs, new_cp = memory_connection_pair()
+
+    async def pending_reset() -> None:
+        try:
+            await cs.reset("CP1", ResetType.SOFT)
+        except ConnectionLost as error:
+            failure.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(cs.serve, old_cs, "CP1")
+        old = ChargePointSimulator("CP1", old_cp)
+        old.answer("Reset", drop=True)
+        async with old.running():
+            await wait_until(lambda: cs.is_connected("CP1"))
+            group.start_soon(pending_reset)
+            await wait_until(lambda: len(old.received) == 1)
+            group.start_soon(cs.serve, new_cs, "CP1")
+            new = ChargePointSimulator("CP1", new_cp)
+            async with new.running():
+                await wait_until(lambda: len(failure) == 1)
+                with anyio.fail_after(5):
+                    await old.closed.wait()
+                assert (await cs.unlock_connector("CP1", 1)).status is UnlockStatus.UNLOCKED
+                assert len(new.received) == 1
+    assert ChargePointDisconnected("CP1", replaced=True) in events
+    assert events.count(ChargePointConnected("CP1")) == 2
+
+
+async def test_an_answer_to_no_call_is_reported_and_ignored() -> None:
+    cs = make_central_system()
+    events: list[Any] = []
+    cs.observe(events.append)
+    async with connected(cs) as cp:
+        await cp.send_raw('[3,"nobody-asked",{}]')
+        await cp.send_raw("this is not json")
+        assert (await cp.call(HeartbeatRequest())).current_time is not None
+        await wait_until(
+            lambda: len([e for e in events if isinstance(e, ProtocolViolationReported)]) == 2
+        )
+    reports = [e for e in events if isinstance(e, ProtocolViolationReported)]
+    assert reports[0].message_id == "nobody-asked"
+    assert reports[1].message_id is None
+
+
+async def test_observers_see_every_exchange_in_both_directions() -> None:
+    cs = make_central_system()
+    exchanges: list[Exchange] = []
+
+    async def observer(event: Any) -> None:
+        if isinstance(event, Exchange):
+            exchanges.append(event)
+
+    cs.observe(observer)
+    cs.observe(lambda event: 1 / 0)  # a broken observer is logged, nothing else breaks
+    async with connected(cs) as cp:
+        await cp.call(HeartbeatRequest())
+        await cs.reset("CP1", ResetType.SOFT)
+    inbound, outbound = exchanges
+    assert inbound.direction is Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
+    assert isinstance(inbound.response, HeartbeatResponse)
+    assert outbound.direction is Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT
+    assert outbound.request.action == "Reset"
+    assert outbound.error is None
+
+
+async def test_a_pending_charge_point_may_only_be_configured_and_triggered() -> None:
+    cs = make_central_system(
+        charge_points=(), unknown_charge_points=UnknownChargePointPolicy.PENDING
+    )
+    async with connected(cs, "NEW") as cp:
+        assert (await cp.call(BOOT)).status is RegistrationStatus.PENDING
+        with pytest.raises(ChargePointNotAccepted):
+            await cs.reset("NEW", ResetType.SOFT)
+        await cs.get_configuration("NEW")
+        # Heartbeats are answered while pending; a transaction is not.
+        assert (await cp.call(HeartbeatRequest())).current_time is not None
+        with pytest.raises(CallErrorReceived):
+            await cp.call(
+                StartTransactionRequest(
+                    connector_id=1, id_tag="T", meter_start=0, timestamp=BOOT_TIME
+                )
+            )
+    assert [type(r) for r in cp.received] == [GetConfigurationRequest]
+
+
+async def test_nothing_is_sent_before_a_boot() -> None:
+    cs = make_central_system(charge_points=())
+    async with connected(cs, "NEW") as cp:
+        with pytest.raises(ChargePointNotAccepted):
+            await cs.get_configuration("NEW")
+    assert cp.received == []
+
+
+from harness import T0 as BOOT_TIME  # noqa: E402
