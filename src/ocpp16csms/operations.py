@@ -53,7 +53,7 @@ from .stores import ChargePointRecord, Stores
 if TYPE_CHECKING:
     from .handlers import CoreHandlers, DataTransferHandler
 
-__all__ = ["Operations"]
+__all__ = ["Operations", "build_request"]
 
 _Res = TypeVar("_Res", bound=Response)
 
@@ -65,7 +65,8 @@ _CONNECTOR_TRIGGERS = frozenset({"MeterValues", "StatusNotification"})
 _Q = TypeVar("_Q", bound=Request[Any])
 
 
-def _build(request_type: type[_Q], **fields: Any) -> _Q:
+def build_request(request_type: type[_Q], **fields: Any) -> _Q:
+    """Construct a request, turning a constraint failure into :class:`InvalidRequest`."""
     try:
         return request_type(**fields)
     except (ValueError, TypeError) as error:
@@ -125,7 +126,9 @@ class Operations:
     ) -> ChangeAvailabilityResponse:
         """§5.2: make a connector (0: the whole charge point) operative or inoperative."""
         await self._check_connector(charge_point_id, connector_id, allow_zero=True)
-        request = _build(ChangeAvailabilityRequest, connector_id=connector_id, type=availability)
+        request = build_request(
+            ChangeAvailabilityRequest, connector_id=connector_id, type=availability
+        )
         return await self.call(charge_point_id, request)
 
     async def change_configuration(
@@ -135,7 +138,7 @@ class Operations:
         known = (await self.stores.configuration.get(charge_point_id)).get(key)
         if known is not None and known.readonly:
             raise InvalidRequest(f"{key} is read-only on {charge_point_id!r}")
-        request = _build(ChangeConfigurationRequest, key=key, value=value)
+        request = build_request(ChangeConfigurationRequest, key=key, value=value)
         response = await self.call(charge_point_id, request)
         if response.status in (ConfigurationStatus.ACCEPTED, ConfigurationStatus.REBOOT_REQUIRED):
             await self.stores.configuration.set_value(charge_point_id, key, value)
@@ -150,7 +153,7 @@ class Operations:
     ) -> GetConfigurationResponse:
         """§5.8: read keys (all when ``keys`` is None); the reported ones are stored."""
         key_list = tuple(keys) if keys is not None else None
-        request = _build(GetConfigurationRequest, key=key_list or None)
+        request = build_request(GetConfigurationRequest, key=key_list or None)
         response = await self.call(charge_point_id, request)
         if response.configuration_key:
             await self.stores.configuration.put(charge_point_id, response.configuration_key)
@@ -179,7 +182,7 @@ class Operations:
                     "the TxProfile of a RemoteStartTransaction has no transactionId yet (§5.11)"
                 )
         await self._check_connector(charge_point_id, connector_id, allow_zero=False)
-        request = _build(
+        request = build_request(
             RemoteStartTransactionRequest,
             id_tag=id_tag,
             connector_id=connector_id,
@@ -199,19 +202,19 @@ class Operations:
             )
         if record is not None and not record.active:
             raise InvalidRequest(f"transaction {transaction_id} has already stopped")
-        request = _build(RemoteStopTransactionRequest, transaction_id=transaction_id)
+        request = build_request(RemoteStopTransactionRequest, transaction_id=transaction_id)
         return await self.call(charge_point_id, request)
 
     async def reset(self, charge_point_id: str, reset_type: ResetType) -> ResetResponse:
         """§5.14: soft or hard reset."""
-        return await self.call(charge_point_id, _build(ResetRequest, type=reset_type))
+        return await self.call(charge_point_id, build_request(ResetRequest, type=reset_type))
 
     async def unlock_connector(
         self, charge_point_id: str, connector_id: int
     ) -> UnlockConnectorResponse:
         """§5.18: unlock a connector."""
         await self._check_connector(charge_point_id, connector_id, allow_zero=False)
-        request = _build(UnlockConnectorRequest, connector_id=connector_id)
+        request = build_request(UnlockConnectorRequest, connector_id=connector_id)
         return await self.call(charge_point_id, request)
 
     async def data_transfer(
@@ -223,7 +226,9 @@ class Operations:
         data: str | None = None,
     ) -> DataTransferResponse:
         """§5.5: send vendor-specific data to the charge point."""
-        request = _build(DataTransferRequest, vendor_id=vendor_id, message_id=message_id, data=data)
+        request = build_request(
+            DataTransferRequest, vendor_id=vendor_id, message_id=message_id, data=data
+        )
         return await self.call(charge_point_id, request)
 
     # -- Remote Trigger -----------------------------------------------------------------------
@@ -237,7 +242,7 @@ class Operations:
     ) -> TriggerMessageResponse:
         """§5.17: ask the charge point to send a message now."""
         await self._check_trigger(charge_point_id, requested_message.value, connector_id)
-        request = _build(
+        request = build_request(
             TriggerMessageRequest, requested_message=requested_message, connector_id=connector_id
         )
         return await self.call(charge_point_id, request)
@@ -251,7 +256,7 @@ class Operations:
     ) -> ExtendedTriggerMessageResponse:
         """Security whitepaper §5.5: TriggerMessage with the security messages added."""
         await self._check_trigger(charge_point_id, requested_message.value, connector_id)
-        request = _build(
+        request = build_request(
             ExtendedTriggerMessageRequest,
             requested_message=requested_message,
             connector_id=connector_id,
@@ -285,3 +290,6 @@ class Operations:
             return handler
 
         return register
+
+
+_build = build_request  # temporary alias while service modules move to build_request

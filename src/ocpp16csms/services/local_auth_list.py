@@ -23,7 +23,7 @@ from ..local_list import (
     apply_send_local_list,
     plan_local_list_update,
 )
-from ..operations import Operations, _build
+from ..operations import Operations, build_request
 from ..profiles.local_auth_list import (
     GetLocalListVersionRequest,
     GetLocalListVersionResponse,
@@ -225,7 +225,7 @@ class LocalAuthListOperations(Operations):
                 f"list version {version}: a SendLocalList version is 1 or more (§5.10 reserves "
                 "0 for an empty list and -1 for a charge point without a local list)"
             )
-        request = _build(
+        request = build_request(
             SendLocalListRequest,
             list_version=version,
             update_type=update_type,
