@@ -113,6 +113,8 @@ class CentralSystemOptions:
     """CallError code for a CALL a not-accepted charge point may not send (§4.2)."""
     concurrent_tx: bool = False
     """Answer ConcurrentTx for an id tag that already has an active transaction."""
+    reservation_expiry_interval: float = 10.0
+    """Seconds between the runs that mark expired reservations (under ``async with``)."""
     last_seen_resolution: float = 60.0
     """Seconds: last-seen is written to the store at most this often per connection."""
     validation: ValidationPolicy = attrs.field(factory=ValidationPolicy)

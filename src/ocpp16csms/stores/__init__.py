@@ -26,7 +26,12 @@ from .protocols import (
     TransactionStore,
     UnknownChargePoint,
 )
-from .reservations import MemoryReservationStore, ReservationStore
+from .reservations import (
+    MemoryReservationStore,
+    ReservationRecord,
+    ReservationState,
+    ReservationStore,
+)
 
 __all__ = [
     "BootInfo",
@@ -46,6 +51,8 @@ __all__ = [
     "MemoryLocalListStore",
     "MemoryReservationStore",
     "MemoryTransactionStore",
+    "ReservationRecord",
+    "ReservationState",
     "ReservationStore",
     "StoreError",
     "StoredMeterValue",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from ..connection import MemoryConnection, memory_connection_pair
 from .schema_strategies import faulty_payloads, payloads
-from .simulator import Answer, ChargePointSimulator, default_answers
+from .simulator import Answer, ChargePointSimulator, ChargingSession, default_answers
 from .strategies import instances, message_classes
 
 __all__ = [
     "Answer",
     "ChargePointSimulator",
+    "ChargingSession",
     "MemoryConnection",
     "default_answers",
     "faulty_payloads",

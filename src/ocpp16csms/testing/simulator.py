@@ -19,11 +19,14 @@ import attrs
 
 from ..codec import MessageCodec
 from ..connection import Connection, ConnectionClosed
-from ..datatypes import KeyValue
+from ..datatypes import IdTagInfo, KeyValue, MeterValue, SampledValue
 from ..enums import (
     AvailabilityStatus,
+    CancelReservationStatus,
     CertificateSignedStatus,
     CertificateStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
     ChargingProfileStatus,
     ClearCacheStatus,
     ClearChargingProfileStatus,
@@ -33,10 +36,14 @@ from ..enums import (
     GetCompositeScheduleStatus,
     GetInstalledCertificateStatus,
     LogStatus,
+    Measurand,
+    ReadingContext,
+    Reason,
     RemoteStartStopStatus,
     ReservationStatus,
     ResetStatus,
     TriggerMessageStatus,
+    UnitOfMeasure,
     UnlockStatus,
     UpdateFirmwareStatus,
     UpdateStatus,
@@ -44,6 +51,10 @@ from ..enums import (
 from ..errors import CallErrorReceived, CallTimeout, ConnectionLost, ErrorCode, error_for_code
 from ..messages import Request, Response
 from ..profiles import (
+    AuthorizeRequest,
+    AuthorizeResponse,
+    BootNotificationRequest,
+    BootNotificationResponse,
     CancelReservationResponse,
     CertificateSignedResponse,
     ChangeAvailabilityResponse,
@@ -60,7 +71,10 @@ from ..profiles import (
     GetInstalledCertificateIdsResponse,
     GetLocalListVersionResponse,
     GetLogResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
     InstallCertificateResponse,
+    MeterValuesRequest,
     RemoteStartTransactionResponse,
     RemoteStopTransactionResponse,
     ReserveNowResponse,
@@ -68,6 +82,11 @@ from ..profiles import (
     SendLocalListResponse,
     SetChargingProfileResponse,
     SignedUpdateFirmwareResponse,
+    StartTransactionRequest,
+    StatusNotificationRequest,
+    StatusNotificationResponse,
+    StopTransactionRequest,
+    StopTransactionResponse,
     TriggerMessageResponse,
     UnlockConnectorResponse,
     UpdateFirmwareResponse,
@@ -83,7 +102,7 @@ from ..session import (
     Session,
 )
 
-__all__ = ["Answer", "ChargePointSimulator", "default_answers"]
+__all__ = ["Answer", "ChargePointSimulator", "ChargingSession", "default_answers", "utc_now"]
 
 _Res = TypeVar("_Res", bound=Response)
 
@@ -108,7 +127,7 @@ class Answer:
 def default_answers() -> dict[str, Answer]:
     """A charge point that accepts everything (what a well-behaved charge point answers)."""
     accepted: dict[str, Response] = {
-        "CancelReservation": CancelReservationResponse(status=_accepted(ReservationStatus)),
+        "CancelReservation": CancelReservationResponse(status=CancelReservationStatus.ACCEPTED),
         "CertificateSigned": CertificateSignedResponse(status=CertificateSignedStatus.ACCEPTED),
         "ChangeAvailability": ChangeAvailabilityResponse(status=AvailabilityStatus.ACCEPTED),
         "ChangeConfiguration": ChangeConfigurationResponse(status=ConfigurationStatus.ACCEPTED),
@@ -152,8 +171,15 @@ def default_answers() -> dict[str, Answer]:
     return answers
 
 
-def _accepted(enum: Any) -> Any:
-    return enum("Accepted")
+@attrs.frozen(kw_only=True)
+class ChargingSession:
+    """What :meth:`ChargePointSimulator.charge` did."""
+
+    transaction_id: int
+    id_tag_info: IdTagInfo
+    meter_start: int
+    meter_stop: int
+    stop_answer: StopTransactionResponse
 
 
 @attrs.define
@@ -173,8 +199,11 @@ class ChargePointSimulator:
         *,
         call_timeout: float = 10.0,
         answers: dict[str, Answer] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.charge_point_id = charge_point_id
+        #: Timestamps of the messages the simulator builds itself.
+        self.clock = clock or utc_now
         self.connection = connection
         self.session = Session(
             charge_point_id,
@@ -257,6 +286,114 @@ class ChargePointSimulator:
     async def send_raw(self, text: str) -> None:
         """Send a frame as it is (for protocol tests)."""
         await self.connection.send(text)
+
+    # -- scripted behaviour ------------------------------------------------------------------
+
+    async def boot(
+        self, vendor: str = "ocpp16csms", model: str = "Simulator", **fields: Any
+    ) -> BootNotificationResponse:
+        """Send a BootNotification (§4.2)."""
+        return await self.call(
+            BootNotificationRequest(charge_point_vendor=vendor, charge_point_model=model, **fields)
+        )
+
+    async def heartbeat(self) -> HeartbeatResponse:
+        """Send a Heartbeat (§4.6)."""
+        return await self.call(HeartbeatRequest())
+
+    async def run_heartbeats(self, interval: float) -> None:
+        """Send a Heartbeat every ``interval`` seconds until cancelled."""
+        while True:
+            await anyio.sleep(interval)
+            await self.heartbeat()
+
+    async def status(
+        self,
+        connector_id: int,
+        status: ChargePointStatus,
+        error_code: ChargePointErrorCode = ChargePointErrorCode.NO_ERROR,
+    ) -> StatusNotificationResponse:
+        """Send a StatusNotification (§4.9) stamped with the simulator's clock."""
+        return await self.call(
+            StatusNotificationRequest(
+                connector_id=connector_id,
+                error_code=error_code,
+                status=status,
+                timestamp=self.clock(),
+            )
+        )
+
+    async def authorize(self, id_tag: str) -> AuthorizeResponse:
+        """Send an Authorize (§4.1)."""
+        return await self.call(AuthorizeRequest(id_tag=id_tag))
+
+    async def charge(
+        self,
+        connector_id: int,
+        id_tag: str,
+        *,
+        meter_values: int = 3,
+        interval: float = 0.0,
+        energy_per_interval_wh: int = 250,
+        meter_start: int = 0,
+        reason: Reason = Reason.LOCAL,
+    ) -> ChargingSession:
+        """Run one charging session as a charge point does (§3.6, §4.7, §4.8, §4.10).
+
+        Authorize, Preparing, StartTransaction, Charging, ``meter_values`` periodic
+        MeterValues every ``interval`` seconds, StopTransaction, Finishing, Available.
+        """
+        await self.authorize(id_tag)
+        await self.status(connector_id, ChargePointStatus.PREPARING)
+        started = await self.call(
+            StartTransactionRequest(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=self.clock(),
+            )
+        )
+        await self.status(connector_id, ChargePointStatus.CHARGING)
+        meter = meter_start
+        for _ in range(meter_values):
+            await anyio.sleep(interval)
+            meter += energy_per_interval_wh
+            await self.call(
+                MeterValuesRequest(
+                    connector_id=connector_id,
+                    transaction_id=started.transaction_id,
+                    meter_value=(
+                        MeterValue(
+                            timestamp=self.clock(),
+                            sampled_value=(
+                                SampledValue(
+                                    value=str(meter),
+                                    context=ReadingContext.SAMPLE_PERIODIC,
+                                    measurand=Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
+                                    unit=UnitOfMeasure.WH,
+                                ),
+                            ),
+                        ),
+                    ),
+                )
+            )
+        stopped = await self.call(
+            StopTransactionRequest(
+                meter_stop=meter,
+                timestamp=self.clock(),
+                transaction_id=started.transaction_id,
+                reason=reason,
+            )
+        )
+        await self.status(connector_id, ChargePointStatus.FINISHING)
+        await self.status(connector_id, ChargePointStatus.AVAILABLE)
+        return ChargingSession(
+            transaction_id=started.transaction_id,
+            id_tag_info=started.id_tag_info,
+            meter_start=meter_start,
+            meter_stop=meter,
+            stop_answer=stopped,
+        )
 
     # -- loops -------------------------------------------------------------------------------
 
