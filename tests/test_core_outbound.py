@@ -169,7 +169,7 @@ async def test_checks_before_sending_send_nothing() -> None:
                 "TAG",
                 charging_profile=profile(ChargingProfilePurposeType.TX_DEFAULT_PROFILE),
             )
-        with pytest.raises(InvalidRequest, match="transactionId"):
+        with pytest.raises(InvalidRequest, match="transaction_id"):
             await cs.remote_start_transaction(
                 "CP1", "TAG", charging_profile=profile(ChargingProfilePurposeType.TX_PROFILE, 5)
             )

@@ -287,6 +287,11 @@ from .services.local_auth_list import (
     LocalListSyncOutcome,
     LocalListSyncResult,
 )
+from .services.smart_charging import (
+    ScheduleDifference,
+    SmartChargingOperations,
+    compare_composite_schedules,
+)
 from .session import (
     CallAborted,
     CallReceived,
@@ -319,6 +324,7 @@ from .stores import (
     ConnectorStatus,
     IdTagRecord,
     IdTagStore,
+    InstalledChargingProfile,
     LocalListState,
     LocalListStore,
     MemoryChargePointStore,
@@ -339,7 +345,9 @@ from .stores import (
     TransactionStop,
     TransactionStore,
     UnknownChargePoint,
+    clear_matches,
     memory_stores,
+    replaces,
 )
 from .validation import (
     PayloadValidator,
@@ -496,6 +504,7 @@ __all__ = [
     "IdTagStore",
     "InstallCertificateRequest",
     "InstallCertificateResponse",
+    "InstalledChargingProfile",
     "InstalledProfile",
     "InternalError",
     "InvalidRequest",
@@ -581,6 +590,7 @@ __all__ = [
     "ResponseInvalid",
     "ResultReceived",
     "SampledValue",
+    "ScheduleDifference",
     "SecurityError",
     "SecurityEventNotificationRequest",
     "SecurityEventNotificationResponse",
@@ -595,6 +605,7 @@ __all__ = [
     "SignedFirmwareStatusNotificationResponse",
     "SignedUpdateFirmwareRequest",
     "SignedUpdateFirmwareResponse",
+    "SmartChargingOperations",
     "StartTransactionRequest",
     "StartTransactionResponse",
     "StatusNotificationRequest",
@@ -634,6 +645,8 @@ __all__ = [
     "action_spec",
     "apply_send_local_list",
     "build_request",
+    "clear_matches",
+    "compare_composite_schedules",
     "composite_schedule",
     "constrain_fields",
     "constraints_of",
@@ -657,6 +670,7 @@ __all__ = [
     "parse_frame",
     "plan_local_list_update",
     "reference_violations",
+    "replaces",
     "request",
     "reservation_matches",
     "response",

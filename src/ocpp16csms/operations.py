@@ -8,6 +8,7 @@ keeps the stores in step with the charge point's answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -15,7 +16,6 @@ import attrs
 from .datatypes import ChargingProfile
 from .enums import (
     AvailabilityType,
-    ChargingProfilePurposeType,
     ConfigurationStatus,
     MessageTrigger,
     MessageTriggerExtended,
@@ -48,6 +48,7 @@ from .profiles import (
     UnlockConnectorRequest,
     UnlockConnectorResponse,
 )
+from .smart_charging import ChargePointLimits, validate_remote_start_profile
 from .stores import ChargePointRecord, Stores
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class Operations:
 
     stores: Stores
     core: CoreHandlers
+    clock: Callable[[], datetime]
 
     async def call(self, charge_point_id: str, request: Request[_Res]) -> _Res:
         raise NotImplementedError  # pragma: no cover - provided by CentralSystem
@@ -169,18 +171,11 @@ class Operations:
     ) -> RemoteStartTransactionResponse:
         """§5.11: ask the charge point to start a transaction, optionally with a TxProfile."""
         if charging_profile is not None:
-            if (
-                charging_profile.charging_profile_purpose
-                is not ChargingProfilePurposeType.TX_PROFILE
-            ):
-                raise InvalidRequest(
-                    "RemoteStartTransaction takes a TxProfile, not "
-                    f"{charging_profile.charging_profile_purpose.value}"
-                )
-            if charging_profile.transaction_id is not None:
-                raise InvalidRequest(
-                    "the TxProfile of a RemoteStartTransaction has no transactionId yet (§5.11)"
-                )
+            configuration = await self.stores.configuration.get(charge_point_id)
+            limits = ChargePointLimits.from_configuration(
+                {key: e.value for key, e in configuration.items() if e.value is not None}
+            )
+            validate_remote_start_profile(charging_profile, limits=limits)
         await self._check_connector(charge_point_id, connector_id, allow_zero=False)
         request = build_request(
             RemoteStartTransactionRequest,
@@ -290,6 +285,3 @@ class Operations:
             return handler
 
         return register
-
-
-_build = build_request  # temporary alias while service modules move to build_request

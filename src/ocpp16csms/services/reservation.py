@@ -8,7 +8,6 @@ module applies them to the reservation store. ``docs/reservations.md`` has the w
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -68,7 +67,6 @@ _ZERO_KEY = "ReserveConnectorZeroSupported"
 class ReservationOperations(Operations):
     """Mixin of :class:`~ocpp16csms.CentralSystem`: ReserveNow, CancelReservation, expiry."""
 
-    clock: Callable[[], datetime]
     options: CentralSystemOptions
 
     def _install_services(self) -> None:

@@ -1,6 +1,12 @@
 """Storage protocols the host implements, and the in-memory reference implementations."""
 
-from .charging_profiles import ChargingProfileStore, MemoryChargingProfileStore
+from .charging_profiles import (
+    ChargingProfileStore,
+    InstalledChargingProfile,
+    MemoryChargingProfileStore,
+    clear_matches,
+    replaces,
+)
 from .local_lists import LocalListState, LocalListStore, MemoryLocalListStore
 from .memory import (
     MemoryChargePointStore,
@@ -42,6 +48,7 @@ __all__ = [
     "ConnectorStatus",
     "IdTagRecord",
     "IdTagStore",
+    "InstalledChargingProfile",
     "LocalListState",
     "LocalListStore",
     "MemoryChargePointStore",
@@ -62,5 +69,7 @@ __all__ = [
     "TransactionStop",
     "TransactionStore",
     "UnknownChargePoint",
+    "clear_matches",
     "memory_stores",
+    "replaces",
 ]
