@@ -9,9 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quickstart_completes_a_charging_session() -> None:
+def test_quickstart_demo_completes_a_charging_session_over_websocket() -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "--demo", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -19,8 +19,35 @@ def test_quickstart_completes_a_charging_session() -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert "ws://127.0.0.1:" in out
     assert "CP → BootNotification" in out
     assert '"status":"Accepted"' in out
+    for operation in ("GetConfiguration", "ChangeConfiguration", "TriggerMessage"):
+        assert f"CS → {operation}" in out
     assert "CS → RemoteStopTransaction" in out
-    assert "meter values stored: 3" in out
-    assert "the session completed." in out
+    assert '"reason":"Remote"' in out
+    assert "stopped: Remote" in out
+    assert "the demo session completed." in out
+
+
+def _run(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_custom_store_example_authorizes_from_sqlite() -> None:
+    out = _run("custom_store.py")
+    assert out.splitlines() == ["alice-01: Accepted", "MALLORY: Blocked", "nobody: Invalid"]
+
+
+def test_override_handler_example() -> None:
+    out = _run("override_handler.py").splitlines()
+    assert out[:3] == ["ROAM-42: Accepted", "LOCAL-1: Accepted", "STRANGER: Invalid"]
+    assert out[3] == "exchanges observed: {'Authorize': 3}"

@@ -76,6 +76,7 @@ from ..profiles import (
     InstallCertificateResponse,
     MeterValuesRequest,
     RemoteStartTransactionResponse,
+    RemoteStopTransactionRequest,
     RemoteStopTransactionResponse,
     ReserveNowResponse,
     ResetResponse,
@@ -216,6 +217,7 @@ class ChargePointSimulator:
         #: Every request the central system sent, in order.
         self.received: list[Request[Any]] = []
         self._pending: dict[str, _Pending] = {}
+        self._remote_stops: dict[int, anyio.Event] = {}
         self._send_lock = anyio.Lock()
         self._wakeup = anyio.Event()
         self._closed = anyio.Event()
@@ -355,8 +357,14 @@ class ChargePointSimulator:
         )
         await self.status(connector_id, ChargePointStatus.CHARGING)
         meter = meter_start
+        stop_requested = self._remote_stops.setdefault(started.transaction_id, anyio.Event())
         for _ in range(meter_values):
-            await anyio.sleep(interval)
+            with anyio.move_on_after(interval):
+                await stop_requested.wait()
+            if stop_requested.is_set():
+                # An accepted RemoteStopTransaction ends the session early (§5.12).
+                reason = Reason.REMOTE
+                break
             meter += energy_per_interval_wh
             await self.call(
                 MeterValuesRequest(
@@ -377,6 +385,7 @@ class ChargePointSimulator:
                     ),
                 )
             )
+        self._remote_stops.pop(started.transaction_id, None)
         stopped = await self.call(
             StopTransactionRequest(
                 meter_stop=meter,
@@ -490,6 +499,11 @@ class ChargePointSimulator:
                 response = await produced if isinstance(produced, Awaitable) else produced
             assert isinstance(response, Response)
             self.session.send_result(event.message_id, response)
+            if (
+                isinstance(request, RemoteStopTransactionRequest)
+                and getattr(response, "status", None) is RemoteStartStopStatus.ACCEPTED
+            ):
+                self._remote_stops.setdefault(request.transaction_id, anyio.Event()).set()
         await self._flush()
 
     def _configuration_answer(self, request: GetConfigurationRequest) -> Response:

@@ -1,0 +1,26 @@
+"""Transport adapters. The handshake rules are here; the servers live in optional modules:
+``ocpp16csms.transports.websockets`` (extra ``websockets``) and ``ocpp16csms.transports.asgi``."""
+
+from .handshake import (
+    MAX_CHARGE_POINT_ID_LENGTH,
+    SUBPROTOCOL,
+    HandshakeOptions,
+    HandshakeRefused,
+    Peer,
+    basic_credentials,
+    charge_point_id_from_path,
+    decide,
+    select_subprotocol,
+)
+
+__all__ = [
+    "MAX_CHARGE_POINT_ID_LENGTH",
+    "SUBPROTOCOL",
+    "HandshakeOptions",
+    "HandshakeRefused",
+    "Peer",
+    "basic_credentials",
+    "charge_point_id_from_path",
+    "decide",
+    "select_subprotocol",
+]

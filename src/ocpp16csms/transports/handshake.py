@@ -1,0 +1,152 @@
+"""The WebSocket handshake rules, as pure functions (OCPP-J 1.6 §3, security whitepaper §2).
+
+Kept apart from any server library, as wsproto keeps its handshake apart from its frame
+protocol: the charge point id from the path, the ``ocpp1.6`` subprotocol, HTTP Basic
+credentials, and the security profile decision. Every adapter (websockets, ASGI, a host's own)
+calls :func:`decide` and turns a refusal into its HTTP status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+import attrs
+
+from ..security import verify_password
+from ..stores import ChargePointRecord
+
+__all__ = [
+    "MAX_CHARGE_POINT_ID_LENGTH",
+    "SUBPROTOCOL",
+    "HandshakeOptions",
+    "HandshakeRefused",
+    "Peer",
+    "basic_credentials",
+    "charge_point_id_from_path",
+    "decide",
+    "select_subprotocol",
+]
+
+SUBPROTOCOL = "ocpp1.6"
+MAX_CHARGE_POINT_ID_LENGTH = 48
+"""Longest charge point id accepted in the path (OCPP 1.6 sets none; 2.0.1 says 48)."""
+
+
+class HandshakeRefused(Exception):
+    """The upgrade is refused with HTTP ``status``; nothing reaches the central system."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+@attrs.frozen(kw_only=True)
+class HandshakeOptions:
+    """Handshake policy shared by the adapters."""
+
+    path_prefix: str = "/ocpp"
+    """Only paths under this prefix are served (``""`` serves any path)."""
+    require_subprotocol: bool = True
+    """Refuse a client that does not offer ``ocpp1.6`` (some charge points omit it)."""
+    allow_unknown_charge_points: bool = True
+    """Let charge points the store does not know connect (their BootNotification then meets
+    the central system's unknown-charge-point policy) with ``default_security_profile``."""
+    default_security_profile: int = 0
+    max_id_length: int = MAX_CHARGE_POINT_ID_LENGTH
+
+
+@attrs.frozen(kw_only=True)
+class Peer:
+    """What the transport knows about a connecting client."""
+
+    path: str
+    subprotocols: tuple[str, ...] = ()
+    authorization: str | None = None
+    tls: bool = False
+    client_certificate_names: tuple[str, ...] = ()
+    """Common names in the subject of a verified TLS client certificate (profile 3)."""
+
+
+def charge_point_id_from_path(path: str, options: HandshakeOptions) -> str:
+    """The URL-decoded last path segment under the prefix; refuse an empty or over-long id."""
+    path = path.split("?", 1)[0]
+    prefix = options.path_prefix.rstrip("/")
+    if prefix and not (path == prefix or path.startswith(prefix + "/")):
+        raise HandshakeRefused(404, f"no OCPP endpoint at {path!r}")
+    raw = path[len(prefix) :].strip("/") if prefix else path.strip("/")
+    if "/" in raw:
+        raw = raw.rsplit("/", 1)[1]
+    charge_point_id = unquote(raw, errors="strict") if raw else ""
+    if not charge_point_id:
+        raise HandshakeRefused(404, "the path names no charge point")
+    if len(charge_point_id) > options.max_id_length:
+        raise HandshakeRefused(
+            400, f"a charge point id is at most {options.max_id_length} characters"
+        )
+    if any(ord(c) < 0x20 for c in charge_point_id):
+        raise HandshakeRefused(400, "the charge point id holds control characters")
+    return charge_point_id
+
+
+def select_subprotocol(offered: Iterable[str], options: HandshakeOptions) -> str | None:
+    """``ocpp1.6`` when offered; None when not offered and that is allowed; else refuse."""
+    offered = [p.strip() for p in offered]
+    if SUBPROTOCOL in offered:
+        return SUBPROTOCOL
+    if options.require_subprotocol:
+        raise HandshakeRefused(400, f"the client must offer the {SUBPROTOCOL} subprotocol")
+    return None
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """The (username, password) of an HTTP Basic ``Authorization`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+def decide(
+    peer: Peer, record: ChargePointRecord | None, options: HandshakeOptions
+) -> tuple[str, str | None]:
+    """Check one upgrade; return (charge point id, subprotocol) or raise HandshakeRefused.
+
+    Security profiles (whitepaper §2): 0 no authentication; 1 Basic auth; 2 Basic auth over
+    TLS; 3 TLS with a client certificate naming the charge point. The Basic username must be
+    the charge point id and the password must match the stored hash.
+    """
+    charge_point_id = charge_point_id_from_path(peer.path, options)
+    subprotocol = select_subprotocol(peer.subprotocols, options)
+    if record is None:
+        if not options.allow_unknown_charge_points:
+            raise HandshakeRefused(404, "unknown charge point")
+        profile = options.default_security_profile
+        password_hash = None
+    else:
+        profile = record.security_profile
+        password_hash = record.password_hash
+    if profile >= 2 and not peer.tls:
+        raise HandshakeRefused(403, f"security profile {profile} requires TLS")
+    if profile in (1, 2):
+        credentials = basic_credentials(peer.authorization)
+        if (
+            credentials is None
+            or credentials[0] != charge_point_id
+            or password_hash is None
+            or not verify_password(credentials[1], password_hash)
+        ):
+            raise HandshakeRefused(401, "HTTP Basic authentication failed")
+    elif profile == 3 and charge_point_id not in peer.client_certificate_names:
+        raise HandshakeRefused(401, "the client certificate does not name this charge point")
+    return charge_point_id, subprotocol
