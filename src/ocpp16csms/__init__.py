@@ -293,6 +293,7 @@ from .services.smart_charging import (
     compare_composite_schedules,
 )
 from .session import (
+    AnswerEvent,
     CallAborted,
     CallReceived,
     CallRejected,
@@ -304,6 +305,7 @@ from .session import (
     ResponseInvalid,
     ResultReceived,
     Session,
+    call_outcome,
 )
 from .smart_charging import (
     ChargePointLimits,
@@ -378,6 +380,7 @@ __all__ = [
     "RESERVATION_TRANSITIONS",
     "ActionNotImplemented",
     "ActionSpec",
+    "AnswerEvent",
     "AnswerHook",
     "AuthorizationData",
     "AuthorizationStatus",
@@ -645,6 +648,7 @@ __all__ = [
     "action_spec",
     "apply_send_local_list",
     "build_request",
+    "call_outcome",
     "clear_matches",
     "compare_composite_schedules",
     "composite_schedule",

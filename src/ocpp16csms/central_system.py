@@ -24,11 +24,8 @@ from .codec import MessageCodec
 from .connection import Connection, ConnectionClosed
 from .enums import RegistrationStatus
 from .errors import (
-    CallErrorReceived,
-    CallTimeout,
     ChargePointNotAccepted,
     ChargePointNotConnected,
-    ConnectionLost,
     ErrorCode,
     InternalError,
     InvalidRequest,
@@ -48,16 +45,13 @@ from .services.local_auth_list import LocalAuthListOperations
 from .services.reservation import ReservationOperations
 from .services.smart_charging import SmartChargingOperations
 from .session import (
-    CallAborted,
+    AnswerEvent,
     CallReceived,
     CallRejected,
-    CallTimedOut,
-    ErrorReceived,
     Event,
     ProtocolViolation,
-    ResponseInvalid,
-    ResultReceived,
     Session,
+    call_outcome,
 )
 from .stores import Stores
 from .validation import ValidationPolicy
@@ -446,29 +440,16 @@ class CentralSystem(
         self._resolve(link, event)
 
     def _resolve(self, link: _Link, event: Event) -> None:
-        if not isinstance(
-            event, ResultReceived | ErrorReceived | ResponseInvalid | CallTimedOut | CallAborted
-        ):
+        if not isinstance(event, AnswerEvent):
             return
         waiter = link.waiters.pop(event.message_id, None)
         if waiter is None:
             return
-        cp, action = link.charge_point_id, event.request.action
-        if isinstance(event, ResultReceived):
-            waiter.response = event.response
-        elif isinstance(event, ErrorReceived):
-            frame = event.error
-            waiter.error = CallErrorReceived(
-                cp, action, frame.error_code, frame.error_description, frame.error_details
-            )
-        elif isinstance(event, ResponseInvalid):
-            waiter.error = CallErrorReceived(
-                cp, action, event.error.code.value, f"invalid answer: {event.error.description}"
-            )
-        elif isinstance(event, CallTimedOut):
-            waiter.error = CallTimeout(cp, action, event.message_id, self.options.call_timeout)
+        outcome = call_outcome(event, link.charge_point_id, self.options.call_timeout)
+        if isinstance(outcome, Response):
+            waiter.response = outcome
         else:
-            waiter.error = ConnectionLost(cp, action, event.message_id)
+            waiter.error = outcome
         waiter.done.set()
 
     # -- inbound CALLs -------------------------------------------------------------------------

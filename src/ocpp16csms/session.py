@@ -19,6 +19,10 @@ import attrs
 from .codec import MessageCodec
 from .errors import (
     ActionNotImplemented,
+    CallErrorReceived,
+    CallTimeout,
+    ConnectionLost,
+    CsmsError,
     InvalidRequest,
     NotSupported,
     OcppError,
@@ -30,6 +34,7 @@ from .rpc import Call, CallError, CallResult, FrameError, MessageType, encode_fr
 from .rules import LocalProtocolError, OutboundEvent, OutboundState, next_outbound_state
 
 __all__ = [
+    "AnswerEvent",
     "CallAborted",
     "CallReceived",
     "CallRejected",
@@ -41,6 +46,7 @@ __all__ = [
     "ResponseInvalid",
     "ResultReceived",
     "Session",
+    "call_outcome",
 ]
 
 
@@ -132,6 +138,38 @@ Event = (
     | CallAborted
     | ProtocolViolation
 )
+
+
+AnswerEvent = ResultReceived | ErrorReceived | ResponseInvalid | CallTimedOut | CallAborted
+"""The events that end one of our CALLs."""
+
+
+def call_outcome(
+    event: AnswerEvent, charge_point_id: str, call_timeout: float
+) -> Response | CsmsError:
+    """What the caller waiting on a CALL gets: the typed response, or the error to raise."""
+    action = event.request.action
+    if isinstance(event, ResultReceived):
+        return event.response
+    if isinstance(event, ErrorReceived):
+        frame = event.error
+        return CallErrorReceived(
+            charge_point_id,
+            action,
+            frame.error_code,
+            frame.error_description,
+            frame.error_details,
+        )
+    if isinstance(event, ResponseInvalid):
+        return CallErrorReceived(
+            charge_point_id,
+            action,
+            event.error.code.value,
+            f"invalid answer: {event.error.description}",
+        )
+    if isinstance(event, CallTimedOut):
+        return CallTimeout(charge_point_id, action, event.message_id, call_timeout)
+    return ConnectionLost(charge_point_id, action, event.message_id)
 
 
 @attrs.define

@@ -48,7 +48,7 @@ from ..enums import (
     UpdateFirmwareStatus,
     UpdateStatus,
 )
-from ..errors import CallErrorReceived, CallTimeout, ConnectionLost, ErrorCode, error_for_code
+from ..errors import ErrorCode, error_for_code
 from ..messages import Request, Response
 from ..profiles import (
     AuthorizeRequest,
@@ -92,16 +92,7 @@ from ..profiles import (
     UnlockConnectorResponse,
     UpdateFirmwareResponse,
 )
-from ..session import (
-    CallAborted,
-    CallReceived,
-    CallTimedOut,
-    ErrorReceived,
-    Event,
-    ResponseInvalid,
-    ResultReceived,
-    Session,
-)
+from ..session import AnswerEvent, CallReceived, Event, Session, call_outcome
 
 __all__ = ["Answer", "ChargePointSimulator", "ChargingSession", "default_answers", "utc_now"]
 
@@ -451,30 +442,16 @@ class ChargePointSimulator:
             self._resolve(event)
 
     def _resolve(self, event: Event) -> None:
-        if not isinstance(
-            event, ResultReceived | ErrorReceived | ResponseInvalid | CallTimedOut | CallAborted
-        ):
+        if not isinstance(event, AnswerEvent):
             return
         pending = self._pending.pop(event.message_id, None)
         if pending is None:
             return
-        action = event.request.action
-        cp = self.charge_point_id
-        if isinstance(event, ResultReceived):
-            pending.response = event.response
-        elif isinstance(event, ErrorReceived):
-            frame = event.error
-            pending.error = CallErrorReceived(
-                cp, action, frame.error_code, frame.error_description, frame.error_details
-            )
-        elif isinstance(event, ResponseInvalid):
-            pending.error = CallErrorReceived(
-                cp, action, event.error.code.value, event.error.description
-            )
-        elif isinstance(event, CallTimedOut):
-            pending.error = CallTimeout(cp, action, event.message_id, self.session.call_timeout)
+        outcome = call_outcome(event, self.charge_point_id, self.session.call_timeout)
+        if isinstance(outcome, Response):
+            pending.response = outcome
         else:
-            pending.error = ConnectionLost(cp, action, event.message_id)
+            pending.error = outcome
         pending.done.set()
 
     async def _answer(self, event: CallReceived) -> None:
