@@ -36,6 +36,7 @@ from .errors import (
 from .handlers import CoreHandlers
 from .messages import Direction, Request, Response
 from .operations import Operations
+from .profiles import ChangeConfigurationRequest
 from .rules import (
     ALLOWED_INBOUND_WHILE_NOT_ACCEPTED,
     ALLOWED_OUTBOUND_WHILE_PENDING,
@@ -217,6 +218,16 @@ class _Link:
     closed: bool = False
     replaced: bool = False
     last_touch: float = -math.inf
+
+
+def _redacted(request: Request[Any]) -> Request[Any]:
+    """The request as observers see it: a secret configuration value is masked."""
+    if (
+        isinstance(request, ChangeConfigurationRequest)
+        and request.key.casefold() == "authorizationkey"
+    ):
+        return ChangeConfigurationRequest(key=request.key, value="********")
+    return request
 
 
 def _utc_now() -> datetime:
@@ -581,7 +592,7 @@ class CentralSystem(
                 charge_point_id,
                 message_id,
                 Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT,
-                request,
+                _redacted(request),
                 waiter.response,
                 waiter.error,
             )

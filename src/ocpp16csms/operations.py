@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio.to_thread
 import attrs
 
 from .datatypes import ChargingProfile
@@ -48,6 +49,7 @@ from .profiles import (
     UnlockConnectorRequest,
     UnlockConnectorResponse,
 )
+from .security import hash_password
 from .smart_charging import ChargePointLimits, validate_remote_start_profile
 from .stores import ChargePointRecord, Stores
 
@@ -61,6 +63,10 @@ _Res = TypeVar("_Res", bound=Response)
 # Triggers whose answer is about one connector may name it; the others concern the whole
 # charge point, so a connector id with them is a caller's mistake (§5.17).
 _CONNECTOR_TRIGGERS = frozenset({"MeterValues", "StatusNotification"})
+
+# Configuration keys whose values are secrets (security whitepaper: AuthorizationKey is
+# write-only); they are sent but never stored or shown.
+_SECRET_KEYS = frozenset({"authorizationkey"})
 
 
 _Q = TypeVar("_Q", bound=Request[Any])
@@ -142,8 +148,29 @@ class Operations:
             raise InvalidRequest(f"{key} is read-only on {charge_point_id!r}")
         request = build_request(ChangeConfigurationRequest, key=key, value=value)
         response = await self.call(charge_point_id, request)
-        if response.status in (ConfigurationStatus.ACCEPTED, ConfigurationStatus.REBOOT_REQUIRED):
+        accepted = (ConfigurationStatus.ACCEPTED, ConfigurationStatus.REBOOT_REQUIRED)
+        # A secret (the Basic auth password) is write-only: never kept as a plain value.
+        if response.status in accepted and key.casefold() not in _SECRET_KEYS:
             await self.stores.configuration.set_value(charge_point_id, key, value)
+        return response
+
+    async def set_authorization_key(
+        self, charge_point_id: str, password: str
+    ) -> ChangeConfigurationResponse:
+        """Give the charge point a new HTTP Basic password (whitepaper §2.2, AuthorizationKey).
+
+        The password must be 16 to 40 characters. On Accepted only its salted hash is stored,
+        in the charge point record, so the next connection must use it; it is never stored or
+        logged in plain text.
+        """
+        if not 16 <= len(password) <= 40:
+            raise InvalidRequest("an AuthorizationKey is 16 to 40 characters long")
+        record = await self.stores.charge_points.get(charge_point_id)
+        response = await self.change_configuration(charge_point_id, "AuthorizationKey", password)
+        if response.status in (ConfigurationStatus.ACCEPTED, ConfigurationStatus.REBOOT_REQUIRED):
+            record = record or ChargePointRecord(charge_point_id=charge_point_id)
+            hashed = await anyio.to_thread.run_sync(hash_password, password)
+            await self.stores.charge_points.save(attrs.evolve(record, password_hash=hashed))
         return response
 
     async def clear_cache(self, charge_point_id: str) -> ClearCacheResponse:

@@ -80,15 +80,19 @@ def charge_point_id_from_path(path: str, options: HandshakeOptions) -> str:
     raw = path[len(prefix) :].strip("/") if prefix else path.strip("/")
     if "/" in raw:
         raw = raw.rsplit("/", 1)[1]
-    charge_point_id = unquote(raw, errors="strict") if raw else ""
+    try:
+        charge_point_id = unquote(raw, errors="strict") if raw else ""
+    except UnicodeDecodeError:
+        raise HandshakeRefused(400, "the charge point id is not UTF-8") from None
     if not charge_point_id:
         raise HandshakeRefused(404, "the path names no charge point")
     if len(charge_point_id) > options.max_id_length:
         raise HandshakeRefused(
             400, f"a charge point id is at most {options.max_id_length} characters"
         )
-    if any(ord(c) < 0x20 for c in charge_point_id):
-        raise HandshakeRefused(400, "the charge point id holds control characters")
+    if not charge_point_id.isprintable():
+        # Control and format characters (C0, DEL, C1, bidi marks) have no place in an id.
+        raise HandshakeRefused(400, "the charge point id holds unprintable characters")
     return charge_point_id
 
 
@@ -111,7 +115,8 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        # ValueError: a header value with non-ASCII characters cannot be base64.
         return None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else None

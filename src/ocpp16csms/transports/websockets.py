@@ -127,7 +127,11 @@ def server_arguments(
         )
         try:
             charge_point_id = charge_point_id_from_path(peer.path, options.handshake)
-            record = await central_system.stores.charge_points.get(charge_point_id)
+            try:
+                record = await central_system.stores.charge_points.get(charge_point_id)
+            except Exception:
+                log.exception("charge point store failed during the handshake of %r", request.path)
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later\n")
             # Password hashing is deliberately slow: keep it off the event loop.
             charge_point_id, _ = await anyio.to_thread.run_sync(
                 decide, peer, record, options.handshake
@@ -173,8 +177,8 @@ class OcppWebSocketServer:
         return int(next(iter(self.server.sockets)).getsockname()[1])
 
     async def close(self) -> None:
-        """Stop accepting, close every connection; pending calls fail with ConnectionLost."""
-        await self.central_system.aclose()
+        """Stop accepting and close this server's connections (1001); pending calls on them
+        fail with ConnectionLost. Other transports of the same central system are untouched."""
         self.server.close()
         await self.server.wait_closed()
 
