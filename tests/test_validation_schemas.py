@@ -1,4 +1,4 @@
-"""The shipped schemas follow docs/_internal/schema-conventions.md (our compiler relies on it)."""
+"""The shipped schemas follow docs/schema-conventions.md (our compiler relies on it)."""
 
 from __future__ import annotations
 

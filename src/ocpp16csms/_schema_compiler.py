@@ -1,6 +1,6 @@
 """Compile one of our JSON schemas into specialised Python source (private to :mod:`validation`).
 
-Our schemas use a fixed keyword subset (``docs/_internal/schema-conventions.md``), so a schema
+Our schemas use a fixed keyword subset (``docs/schema-conventions.md``), so a schema
 can be turned into two plain functions: ``valid(payload) -> bool``, the fast path, and a
 generator that yields every violation in our canonical order. Both are generated from the same
 walk of the schema and follow jsonschema's semantics keyword by keyword.
