@@ -405,3 +405,58 @@ async def test_nothing_is_sent_before_a_boot() -> None:
 
 
 from harness import T0 as BOOT_TIME  # noqa: E402
+
+
+async def test_relaxed_rules_accept_a_fleet_quirk_and_log_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ocpp16csms import Measurand
+    from ocpp16csms.validation import Relaxation, RelaxedRule, ValidationPolicy
+
+    policy = ValidationPolicy(
+        relaxations=[
+            Relaxation(
+                rule=RelaxedRule.MAX_LENGTH,
+                field="chargePointSerialNumber",
+                action="BootNotification",
+                models=frozenset({"Volt 22"}),
+            ),
+            Relaxation(
+                rule=RelaxedRule.ENUM,
+                field="meterValue.sampledValue.measurand",
+                charge_point_ids=frozenset({"CP1"}),
+            ),
+        ]
+    )
+    cs = make_central_system(charge_points=("CP1", "CP2"), validation=policy)
+    serial = "S" * 30
+    boot = '[2,"b1","BootNotification",{"chargePointVendor":"Acme","chargePointModel":"%s","chargePointSerialNumber":"%s"}]'
+    meter = '[2,"m1","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"2026-01-01T00:00:00Z","sampledValue":[{"value":"1","measurand":"Energy.Fancy"}]}]}]'
+    replies: dict[str, Any] = {}
+    for cp_id, model in (("CP1", "Volt 22"), ("CP2", "Other")):
+        cs_end, cp_end = memory_connection_pair()
+        async with anyio.create_task_group() as group:
+            group.start_soon(cs.serve, cs_end, cp_id)
+            with caplog.at_level(logging.WARNING, logger="ocpp16csms"):
+                await cp_end.send(boot % (model, serial))
+                with anyio.fail_after(5):
+                    replies[f"{cp_id} boot"] = json.loads(await cp_end.receive())
+                await cp_end.send(meter)
+                with anyio.fail_after(5):
+                    replies[f"{cp_id} meter"] = json.loads(await cp_end.receive())
+            await cp_end.close()
+    assert replies["CP1 boot"][0] == 3  # relaxed for this model: accepted
+    assert replies["CP1 meter"][0] == 3  # relaxed for this charge point
+    assert replies["CP2 boot"][:3] == [4, "b1", "PropertyConstraintViolation"]
+    assert replies["CP2 meter"][:3] == [4, "m1", "PropertyConstraintViolation"]  # strict here
+    record = await cs.stores.charge_points.get("CP1")
+    assert record is not None
+    assert record.boot is not None
+    assert record.boot.charge_point_serial_number == serial  # kept whole, nothing cut
+    stored = await cs.stores.transactions.meter_values("CP1")
+    measurand = stored[0].meter_value.sampled_value[0].measurand
+    assert measurand == "Energy.Fancy"
+    assert not isinstance(measurand, Measurand)
+    relaxed = [r for r in caplog.records if "relaxed" in r.getMessage()]
+    assert {r.charge_point_id for r in relaxed} == {"CP1"}  # type: ignore[attr-defined]
+    assert all(r.message_id for r in relaxed)  # type: ignore[attr-defined]

@@ -375,13 +375,18 @@ class Session:
         )
         if not theirs:
             return self._reject(frame, NotSupported(f"{frame.action} is not sent to {self._we}"))
+        model = self.model
+        if frame.action == "BootNotification":
+            # The boot names the model itself: model-specific relaxations apply to it too.
+            announced = frame.payload.get("chargePointModel")
+            model = announced if isinstance(announced, str) else model
         try:
             request = self.codec.decode(
                 spec.request,
                 frame.payload,
                 charge_point_id=self.charge_point_id,
                 message_id=frame.message_id,
-                model=self.model,
+                model=model,
             )
         except OcppError as error:
             return self._reject(frame, error)
