@@ -51,3 +51,10 @@ def test_override_handler_example() -> None:
     out = _run("override_handler.py").splitlines()
     assert out[:3] == ["ROAM-42: Accepted", "LOCAL-1: Accepted", "STRANGER: Invalid"]
     assert out[3] == "exchanges observed: {'Authorize': 3}"
+
+
+def test_asgi_starlette_example_compiles() -> None:
+    # Starlette is not a dependency of the project; the example is checked for syntax only.
+    source = (ROOT / "examples" / "asgi_starlette.py").read_text(encoding="utf-8")
+    compile(source, "asgi_starlette.py", "exec")
+    assert "OcppAsgiApp" in source
