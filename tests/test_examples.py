@@ -58,3 +58,18 @@ def test_asgi_starlette_example_compiles() -> None:
     source = (ROOT / "examples" / "asgi_starlette.py").read_text(encoding="utf-8")
     compile(source, "asgi_starlette.py", "exec")
     assert "OcppAsgiApp" in source
+
+
+def test_the_library_and_its_simulator_import_without_test_dependencies() -> None:
+    # The README's run command installs no test extras: hypothesis must not be needed.
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import ocpp16csms, ocpp16csms.testing, ocpp16csms.testing.websocket\n"
+        "from ocpp16csms.testing import ChargePointSimulator\n"
+        "print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

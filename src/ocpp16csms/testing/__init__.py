@@ -1,11 +1,21 @@
-"""Public testing kit: hypothesis strategies for every message, and a charge point simulator."""
+"""Public testing kit: a charge point simulator, and hypothesis strategies for every message.
+
+The simulator needs nothing beyond the library. The strategies (``payloads``,
+``faulty_payloads``, ``instances``, ``message_classes``) need ``hypothesis`` and are imported
+on first use, so importing the simulator never requires it.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ..connection import MemoryConnection, memory_connection_pair
-from .schema_strategies import faulty_payloads, payloads
 from .simulator import Answer, ChargePointSimulator, ChargingSession, default_answers
-from .strategies import instances, message_classes
+
+if TYPE_CHECKING:
+    from .schema_strategies import faulty_payloads, payloads
+    from .strategies import instances, message_classes
 
 __all__ = [
     "Answer",
@@ -19,3 +29,17 @@ __all__ = [
     "message_classes",
     "payloads",
 ]
+
+_LAZY = {
+    "faulty_payloads": ".schema_strategies",
+    "payloads": ".schema_strategies",
+    "instances": ".strategies",
+    "message_classes": ".strategies",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
