@@ -460,3 +460,53 @@ async def test_relaxed_rules_accept_a_fleet_quirk_and_log_it(
     relaxed = [r for r in caplog.records if "relaxed" in r.getMessage()]
     assert {r.charge_point_id for r in relaxed} == {"CP1"}  # type: ignore[attr-defined]
     assert all(r.message_id for r in relaxed)  # type: ignore[attr-defined]
+
+
+async def test_records_about_a_message_carry_its_ids_even_without_extra(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ocpp16csms import ChargePointErrorCode, ChargePointStatus, StatusNotificationRequest
+
+    cs = make_central_system()
+
+    def status(minute: int) -> StatusNotificationRequest:
+        return StatusNotificationRequest(
+            connector_id=1,
+            error_code=ChargePointErrorCode.NO_ERROR,
+            status=ChargePointStatus.AVAILABLE,
+            timestamp=BOOT_TIME.replace(minute=minute),
+        )
+
+    async with connected(cs) as cp:
+        with caplog.at_level(logging.INFO, logger="ocpp16csms"):
+            await cp.call(status(5))
+            await cp.call(status(1))  # older: the handler logs that it is ignored
+    ignored = [r for r in caplog.records if "older status" in r.getMessage()]
+    assert len(ignored) == 1
+    assert ignored[0].charge_point_id == "CP1"  # type: ignore[attr-defined]
+    assert isinstance(ignored[0].message_id, str)  # type: ignore[attr-defined]
+    assert ignored[0].message_id in ignored[0].getMessage()  # type: ignore[attr-defined]
+
+
+async def test_a_store_failure_on_connect_closes_the_connection_cleanly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import attrs
+
+    base = memory_stores()
+
+    class DownChargePoints:
+        def __getattr__(self, name: str) -> Any:
+            async def fail(*args: Any, **kwargs: Any) -> Any:
+                raise ConnectionError("database unavailable")
+
+            return fail
+
+    cs = make_central_system(stores=attrs.evolve(base, charge_points=DownChargePoints()))
+    cs_end, cp_end = memory_connection_pair()
+    with caplog.at_level(logging.ERROR, logger="ocpp16csms"), anyio.fail_after(5):
+        await cs.serve(cs_end, "CP1")
+    assert cs_end.close_code == 1011
+    assert not cs.is_connected("CP1")
+    assert "store failed" in caplog.text
+    await cp_end.close()

@@ -10,7 +10,6 @@ outbound operations in :mod:`.operations`.
 from __future__ import annotations
 
 import inspect
-import logging
 import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import attrs
 
+from ._logging import get_logger, message_context
 from .codec import MessageCodec
 from .connection import Connection, ConnectionClosed
 from .enums import RegistrationStatus
@@ -72,7 +72,7 @@ __all__ = [
     "UnknownChargePointPolicy",
 ]
 
-log = logging.getLogger("ocpp16csms")
+log = get_logger("ocpp16csms")
 
 _Req = TypeVar("_Req", bound=Request[Any])
 _Res = TypeVar("_Res", bound=Response)
@@ -340,7 +340,15 @@ class CentralSystem(
 
     async def serve(self, connection: Connection, charge_point_id: str) -> None:
         """Serve one charge point connection until it closes; a newer one for the id wins."""
-        record = await self.stores.charge_points.get(charge_point_id)
+        try:
+            record = await self.stores.charge_points.get(charge_point_id)
+        except Exception:
+            # Without the registration state nothing can be answered correctly; the charge
+            # point reconnects later (1011: the server met an unexpected condition).
+            log.exception("[%s] charge point store failed; connection closed", charge_point_id)
+            with anyio.move_on_after(5):
+                await connection.close(1011, "central system temporarily unavailable")
+            return
         link = _Link(
             charge_point_id,
             connection,
@@ -466,6 +474,10 @@ class CentralSystem(
     # -- inbound CALLs -------------------------------------------------------------------------
 
     async def _handle_call(self, link: _Link, event: CallReceived) -> None:
+        with message_context(link.charge_point_id, event.message_id):
+            await self._handle_call_in_context(link, event)
+
+    async def _handle_call_in_context(self, link: _Link, event: CallReceived) -> None:
         request, message_id, cp = event.request, event.message_id, link.charge_point_id
         extra = {"charge_point_id": cp, "message_id": message_id}
         log.debug("[%s] message %s: %s received", cp, message_id, request.action, extra=extra)
@@ -583,8 +595,9 @@ class CentralSystem(
             extra={"charge_point_id": charge_point_id, "message_id": message_id},
         )
         try:
-            await self._flush(link)
-            await waiter.done.wait()
+            with message_context(charge_point_id, message_id):
+                await self._flush(link)
+                await waiter.done.wait()
         finally:
             link.waiters.pop(message_id, None)
         await self._emit(

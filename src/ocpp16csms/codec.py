@@ -7,11 +7,11 @@ that off), so our own mistakes surface as Python errors before anything is sent.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, TypeVar
 
 import attrs
 
+from ._logging import get_logger
 from .converter import make_converter
 from .errors import (
     FormationViolation,
@@ -24,7 +24,7 @@ from .validation import ValidationPolicy, Violation, violation_error
 
 __all__ = ["MessageCodec"]
 
-log = logging.getLogger("ocpp16csms.codec")
+log = get_logger("ocpp16csms.codec")
 
 _M = TypeVar("_M", bound=Message)
 

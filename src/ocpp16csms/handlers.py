@@ -7,11 +7,11 @@ not kept. Writes are idempotent, because a charge point retries until it gets an
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ._logging import get_logger
 from .datatypes import IdTagInfo
 from .enums import AuthorizationStatus, DataTransferStatus, RegistrationStatus
 from .profiles import (
@@ -57,7 +57,7 @@ __all__ = ["CoreHandlers", "DataTransferHandler"]
 
 _HELD_STATUSES = (RegistrationStatus.PENDING, RegistrationStatus.REJECTED)
 
-log = logging.getLogger("ocpp16csms.handlers")
+log = get_logger("ocpp16csms.handlers")
 
 DataTransferHandler = Callable[
     [DataTransferRequest, "CallContext"], Awaitable[DataTransferResponse]

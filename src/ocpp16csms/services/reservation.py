@@ -7,10 +7,10 @@ module applies them to the reservation store. ``docs/reservations.md`` has the w
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .._logging import get_logger
 from ..enums import CancelReservationStatus
 from ..errors import (
     CallErrorReceived,
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ReservationOperations"]
 
-log = logging.getLogger("ocpp16csms.reservation")
+log = get_logger("ocpp16csms.reservation")
 
 # Errors after which the charge point certainly did not take the ReserveNow: it was never sent,
 # or the charge point answered with a CALLERROR. A timeout or a lost connection leaves the

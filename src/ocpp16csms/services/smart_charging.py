@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import logging
 import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import attrs
 
+from .._logging import get_logger
 from ..datatypes import ChargingProfile, ChargingSchedule
 from ..enums import (
     ChargingProfilePurposeType,
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ScheduleDifference", "SmartChargingOperations", "compare_composite_schedules"]
 
-log = logging.getLogger("ocpp16csms.smart_charging")
+log = get_logger("ocpp16csms.smart_charging")
 
 
 class SmartChargingOperations(Operations):

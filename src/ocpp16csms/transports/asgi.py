@@ -10,7 +10,6 @@ client gets its HTTP status and nothing reaches the central system. See docs/tra
 from __future__ import annotations
 
 import contextlib
-import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 
+from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import ConnectionClosed
 from .handshake import (
@@ -41,7 +41,7 @@ __all__ = [
     "tls_client_certificate_names",
 ]
 
-log = logging.getLogger("ocpp16csms.transports.asgi")
+log = get_logger("ocpp16csms.transports.asgi")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -11,7 +11,6 @@ gets its HTTP status and nothing reaches the central system.
 
 from __future__ import annotations
 
-import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -28,6 +27,7 @@ from websockets.http11 import Request
 from websockets.http11 import Response as HttpResponse
 from websockets.typing import Subprotocol
 
+from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import ConnectionClosed
 from .handshake import (
@@ -47,7 +47,7 @@ __all__ = [
     "server_arguments",
 ]
 
-log = logging.getLogger("ocpp16csms.transports.websockets")
+log = get_logger("ocpp16csms.transports.websockets")
 
 
 @attrs.frozen(kw_only=True)
