@@ -367,6 +367,7 @@ from .validation import (
 )
 
 __version__ = "0.1.0.dev0"
+"""The version of the package."""
 
 __all__ = [
     "ACTIONS",

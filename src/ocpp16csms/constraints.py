@@ -65,15 +65,21 @@ class MinItems:
 Constraint = MaxLength | Minimum | MultipleOf | MinItems
 
 CiString20 = Annotated[str, MaxLength(20)]
+"""A case-insensitive string of at most 20 characters (§7.1 CiString20Type)."""
 CiString25 = Annotated[str, MaxLength(25)]
+"""A case-insensitive string of at most 25 characters (§7.1 CiString25Type)."""
 CiString50 = Annotated[str, MaxLength(50)]
+"""A case-insensitive string of at most 50 characters (§7.1 CiString50Type)."""
 CiString255 = Annotated[str, MaxLength(255)]
+"""A case-insensitive string of at most 255 characters (§7.1 CiString255Type)."""
 CiString500 = Annotated[str, MaxLength(500)]
+"""A case-insensitive string of at most 500 characters (§7.1 CiString500Type)."""
 ConnectorId = Annotated[int, Minimum(0)]
 """A connector id where 0 (the charge point as a whole) is allowed."""
 PositiveConnectorId = Annotated[int, Minimum(1)]
 """A connector id the spec requires to be > 0."""
 NonNegativeInt = Annotated[int, Minimum(0)]
+"""An integer >= 0 (a charging profile's stack level)."""
 TenthDecimal = Annotated[float, MultipleOf(Decimal("0.1"))]
 """A decimal with at most one digit fraction (charging limits and rates)."""
 

@@ -82,6 +82,7 @@ class CallError:
 
 
 Frame = Call | CallResult | CallError
+"""Any OCPP-J frame."""
 
 
 class FrameError(Exception):

@@ -138,6 +138,7 @@ Event = (
     | CallAborted
     | ProtocolViolation
 )
+"""Every event a :class:`Session` returns."""
 
 
 AnswerEvent = ResultReceived | ErrorReceived | ResponseInvalid | CallTimedOut | CallAborted

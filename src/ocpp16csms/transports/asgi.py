@@ -30,8 +30,8 @@ from .handshake import (
 )
 
 __all__ = [
+    "AsgiMessage",
     "AsgiWebSocketConnection",
-    "Message",
     "OcppAsgiApp",
     "Receive",
     "Scope",
@@ -44,9 +44,13 @@ __all__ = [
 log = get_logger("ocpp16csms.transports.asgi")
 
 Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+"""An ASGI connection scope."""
+AsgiMessage = MutableMapping[str, Any]
+"""An ASGI event (not to be confused with :class:`ocpp16csms.Message`)."""
+Receive = Callable[[], Awaitable[AsgiMessage]]
+"""The ASGI ``receive`` callable."""
+Send = Callable[[AsgiMessage], Awaitable[None]]
+"""The ASGI ``send`` callable."""
 
 _WWW_AUTHENTICATE = b'Basic realm="OCPP", charset="UTF-8"'
 

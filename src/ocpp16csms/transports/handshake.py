@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 SUBPROTOCOL = "ocpp1.6"
+"""The WebSocket subprotocol of OCPP 1.6J (OCPP-J §3.1.2)."""
 MAX_CHARGE_POINT_ID_LENGTH = 48
 """Longest charge point id accepted in the path (OCPP 1.6 sets none; 2.0.1 says 48)."""
 
