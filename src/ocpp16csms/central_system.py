@@ -419,6 +419,8 @@ class CentralSystem(
                 await self._on_event(link, event)
 
     async def _flush(self, link: _Link) -> None:
+        if not link.session.has_outgoing:
+            return
         async with link.send_lock:
             for text in link.session.outgoing():
                 if link.closed:

@@ -120,9 +120,9 @@ _HEAD = re.compile(r'\s*\[\s*([234])\s*,\s*"((?:[^"\\]|\\.){1,36})"')
 
 def _echoable(message_id: str) -> bool:
     # JSON can escape a lone surrogate ("\ud800"), but no UTF-8 frame can carry one back.
-    return 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH and not any(
-        "\ud800" <= c <= "\udfff" for c in message_id
-    )
+    if not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH:
+        return False
+    return message_id.isascii() or not any("\ud800" <= c <= "\udfff" for c in message_id)
 
 
 def _reject_constant(name: str) -> NoReturn:

@@ -225,6 +225,11 @@ class Session:
         return frames
 
     @property
+    def has_outgoing(self) -> bool:
+        """Whether frames wait in the outbox."""
+        return bool(self._outbox)
+
+    @property
     def unanswered_calls(self) -> frozenset[str]:
         """Message ids of CALLs from the charge point not answered yet."""
         return frozenset(self._unanswered)

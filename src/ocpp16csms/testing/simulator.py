@@ -12,6 +12,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 import anyio
@@ -163,6 +164,12 @@ def default_answers() -> dict[str, Answer]:
     return answers
 
 
+@cache
+def _shared_codec() -> MessageCodec:
+    # Converters generate code per message class; simulators in one process share them.
+    return MessageCodec()
+
+
 @attrs.frozen(kw_only=True)
 class ChargingSession:
     """What :meth:`ChargePointSimulator.charge` did."""
@@ -192,6 +199,7 @@ class ChargePointSimulator:
         call_timeout: float = 10.0,
         answers: dict[str, Answer] | None = None,
         clock: Callable[[], datetime] | None = None,
+        codec: MessageCodec | None = None,
     ) -> None:
         self.charge_point_id = charge_point_id
         #: Timestamps of the messages the simulator builds itself.
@@ -199,7 +207,7 @@ class ChargePointSimulator:
         self.connection = connection
         self.session = Session(
             charge_point_id,
-            codec=MessageCodec(),
+            codec=codec or _shared_codec(),
             call_timeout=call_timeout,
             charge_point_side=True,
         )
@@ -426,6 +434,8 @@ class ChargePointSimulator:
             await self._flush()
 
     async def _flush(self) -> None:
+        if not self.session.has_outgoing:
+            return
         async with self._send_lock:
             for text in self.session.outgoing():
                 try:

@@ -10,6 +10,7 @@ from .handshake import (
     basic_credentials,
     charge_point_id_from_path,
     decide,
+    password_check_needed,
     select_subprotocol,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "basic_credentials",
     "charge_point_id_from_path",
     "decide",
+    "password_check_needed",
     "select_subprotocol",
 ]

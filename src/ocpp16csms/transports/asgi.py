@@ -16,17 +16,15 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-import anyio.to_thread
 
 from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import ConnectionClosed
+from ._admit import admit
 from .handshake import (
     HandshakeOptions,
     HandshakeRefused,
     Peer,
-    charge_point_id_from_path,
-    decide,
 )
 
 __all__ = [
@@ -275,16 +273,7 @@ class OcppAsgiApp:
             return  # the client left before the handshake
         try:
             peer = self.peer(scope)
-            charge_point_id = charge_point_id_from_path(peer.path, self.options)
-            try:
-                record = await self.central_system.stores.charge_points.get(charge_point_id)
-            except Exception:
-                log.exception("charge point store failed during the handshake of %r", peer.path)
-                raise HandshakeRefused(503, "try again later") from None
-            # Password hashing is deliberately slow: keep it off the event loop.
-            charge_point_id, subprotocol = await anyio.to_thread.run_sync(
-                decide, peer, record, self.options
-            )
+            charge_point_id, subprotocol = await admit(self.central_system, peer, self.options)
         except HandshakeRefused as refused:
             await self._refuse(scope, send, refused)
             return

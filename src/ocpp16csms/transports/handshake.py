@@ -27,6 +27,7 @@ __all__ = [
     "basic_credentials",
     "charge_point_id_from_path",
     "decide",
+    "password_check_needed",
     "select_subprotocol",
 ]
 
@@ -121,6 +122,12 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else None
+
+
+def password_check_needed(record: ChargePointRecord | None, options: HandshakeOptions) -> bool:
+    """Whether :func:`decide` will verify a password (profiles 1 and 2): the slow part."""
+    profile = record.security_profile if record is not None else options.default_security_profile
+    return profile in (1, 2)
 
 
 def decide(

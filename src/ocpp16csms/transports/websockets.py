@@ -17,8 +17,6 @@ from http import HTTPStatus
 from typing import Any
 from weakref import WeakKeyDictionary
 
-import anyio
-import anyio.to_thread
 import attrs
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
@@ -30,13 +28,12 @@ from websockets.typing import Subprotocol
 from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import ConnectionClosed
+from ._admit import admit
 from .handshake import (
     SUBPROTOCOL,
     HandshakeOptions,
     HandshakeRefused,
     Peer,
-    charge_point_id_from_path,
-    decide,
 )
 
 __all__ = [
@@ -126,16 +123,7 @@ def server_arguments(
             client_certificate_names=_certificate_names(connection),
         )
         try:
-            charge_point_id = charge_point_id_from_path(peer.path, options.handshake)
-            try:
-                record = await central_system.stores.charge_points.get(charge_point_id)
-            except Exception:
-                log.exception("charge point store failed during the handshake of %r", request.path)
-                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later\n")
-            # Password hashing is deliberately slow: keep it off the event loop.
-            charge_point_id, _ = await anyio.to_thread.run_sync(
-                decide, peer, record, options.handshake
-            )
+            charge_point_id, _ = await admit(central_system, peer, options.handshake)
         except HandshakeRefused as refused:
             log.warning("refused %s from %s: %s", request.path, connection.remote_address, refused)
             response = connection.respond(HTTPStatus(refused.status), refused.reason + "\n")
