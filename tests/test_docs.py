@@ -59,3 +59,14 @@ def test_docs_links_point_at_files_that_exist() -> None:
             if "://" in target:
                 continue
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_the_readme_code_example_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert blocks
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)  # defines cs, handlers, functions
+    cs = namespace["cs"]
+    assert isinstance(cs, ocpp16csms.CentralSystem)
+    assert cs.handler_for(ocpp16csms.AuthorizeRequest) is namespace["authorize"]
