@@ -166,3 +166,25 @@ def test_codec_refuses_a_bad_outbound_payload_before_anything_is_sent() -> None:
 
     with pytest.raises(InvalidRequest, match="enum"):
         MessageCodec().encode(ResetRequest(type="Sideways"))  # type: ignore[arg-type]
+
+
+def test_a_relaxed_date_time_without_offset_is_read_as_utc() -> None:
+    from ocpp16csms import PropertyConstraintViolation, StatusNotificationRequest
+    from ocpp16csms.validation import Relaxation, RelaxedRule, ValidationPolicy
+
+    payload = {
+        "connectorId": 1,
+        "errorCode": "NoError",
+        "status": "Available",
+        "timestamp": "2026-01-01T10:00:00",
+    }
+    strict = MessageCodec()
+    with pytest.raises(PropertyConstraintViolation, match="timestamp"):
+        strict.decode(StatusNotificationRequest, payload)
+    relaxed = MessageCodec(
+        ValidationPolicy(relaxations=[Relaxation(rule=RelaxedRule.DATE_TIME_FORMAT)])
+    )
+    message = relaxed.decode(StatusNotificationRequest, payload)
+    assert message.timestamp == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    with pytest.raises(PropertyConstraintViolation):
+        relaxed.decode(StatusNotificationRequest, {**payload, "timestamp": "yesterday"})

@@ -43,6 +43,18 @@ def parse_datetime(value: Any) -> datetime:
     return parsed
 
 
+def _parse_datetime_as_utc(value: Any) -> datetime:
+    # Only for payloads a relaxed policy let through: charge points that send local timestamps
+    # without an offset mean UTC far more often than anything else (docs/messages.md).
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date-time") from None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return parse_datetime(value)
+
+
 def datetime_to_wire(value: datetime) -> str:
     """UTC with a ``Z`` suffix, with only as many fraction digits as the value needs."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -125,7 +137,7 @@ class _CodeGen:
         elif base is float:
             names[key] = _to_float
         elif base is datetime:
-            names[key] = parse_datetime
+            names[key] = _parse_datetime_as_utc if self.lenient else parse_datetime
         elif isinstance(base, type) and issubclass(base, Enum):
             names[key] = _enum_lookup(base, lenient=self.lenient)
         elif attrs.has(base):
@@ -214,8 +226,9 @@ def make_converter(*, lenient: bool = False) -> cattrs.Converter:
     between classes and JSON-ready dicts. The input of ``structure`` is expected to have passed
     schema validation; anything else raises ``ValueError``, ``TypeError`` or ``KeyError``.
     ``lenient=True`` keeps an enum value outside the enumeration as a plain ``str`` instead of
-    failing; it is used, with attrs validators disabled, only for payloads a relaxed
-    :class:`~ocpp16csms.validation.ValidationPolicy` accepted.
+    failing, and reads a date-time without an offset as UTC; it is used, with attrs validators
+    disabled, only for payloads a relaxed :class:`~ocpp16csms.validation.ValidationPolicy`
+    accepted.
     """
     converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
     converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
