@@ -20,6 +20,7 @@ import anyio
 import attrs
 
 from ._logging import get_logger, message_context
+from ._pending import PendingCalls
 from .codec import MessageCodec
 from .connection import Connection, ConnectionClosed
 from .enums import RegistrationStatus
@@ -45,15 +46,7 @@ from .rules import (
 from .services.local_auth_list import LocalAuthListOperations
 from .services.reservation import ReservationOperations
 from .services.smart_charging import SmartChargingOperations
-from .session import (
-    AnswerEvent,
-    CallReceived,
-    CallRejected,
-    Event,
-    ProtocolViolation,
-    Session,
-    call_outcome,
-)
+from .session import CallReceived, CallRejected, Event, ProtocolViolation, Session
 from .stores import Stores
 from .validation import ValidationPolicy
 
@@ -197,13 +190,6 @@ class _LocalOnlyRouter:
         raise ChargePointNotConnected(charge_point_id)
 
 
-@attrs.define
-class _Waiter:
-    done: anyio.Event = attrs.field(factory=anyio.Event)
-    response: Response | None = None
-    error: BaseException | None = None
-
-
 @attrs.define(eq=False)
 class _Link:
     """The central system's side of one live connection."""
@@ -212,9 +198,9 @@ class _Link:
     connection: Connection
     session: Session
     registration: RegistrationStatus | None
+    waiters: PendingCalls
     send_lock: anyio.Lock = attrs.field(factory=anyio.Lock)
     wakeup: anyio.Event = attrs.field(factory=anyio.Event)
-    waiters: dict[str, _Waiter] = attrs.field(factory=dict)
     closed: bool = False
     replaced: bool = False
     last_touch: float = -math.inf
@@ -359,6 +345,7 @@ class CentralSystem(
                 max_queued_calls=self.options.max_queued_calls,
             ),
             registration=record.registration_status if record else None,
+            waiters=PendingCalls(charge_point_id, self.options.call_timeout),
         )
         if record is not None and record.boot is not None:
             link.session.model = record.boot.charge_point_model
@@ -461,17 +448,7 @@ class CentralSystem(
         self._resolve(link, event)
 
     def _resolve(self, link: _Link, event: Event) -> None:
-        if not isinstance(event, AnswerEvent):
-            return
-        waiter = link.waiters.pop(event.message_id, None)
-        if waiter is None:
-            return
-        outcome = call_outcome(event, link.charge_point_id, self.options.call_timeout)
-        if isinstance(outcome, Response):
-            waiter.response = outcome
-        else:
-            waiter.error = outcome
-        waiter.done.set()
+        link.waiters.resolve(event)
 
     # -- inbound CALLs -------------------------------------------------------------------------
 
@@ -586,8 +563,7 @@ class CentralSystem(
             message_id = link.session.start_call(request, anyio.current_time())
         except LocalProtocolError:
             raise ChargePointNotConnected(charge_point_id) from None
-        waiter = _Waiter()
-        link.waiters[message_id] = waiter
+        waiter = link.waiters.add(message_id)
         link.wakeup.set()
         log.debug(
             "[%s] message %s: %s queued",
@@ -601,7 +577,7 @@ class CentralSystem(
                 await self._flush(link)
                 await waiter.done.wait()
         finally:
-            link.waiters.pop(message_id, None)
+            link.waiters.discard(message_id)
         await self._emit(
             Exchange(
                 charge_point_id,
@@ -612,10 +588,7 @@ class CentralSystem(
                 waiter.error,
             )
         )
-        if waiter.error is not None:
-            raise waiter.error
-        assert isinstance(waiter.response, request.response_type)
-        return waiter.response  # type: ignore[return-value]
+        return waiter.outcome()  # type: ignore[return-value]
 
     async def disconnect(self, charge_point_id: str, reason: str = "") -> None:
         """Close the charge point's connection, if this process serves one."""

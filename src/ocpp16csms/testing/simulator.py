@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 
+from .._pending import PendingCalls
 from ..codec import MessageCodec
 from ..connection import Connection, ConnectionClosed
 from ..datatypes import IdTagInfo, KeyValue, MeterValue, SampledValue
@@ -93,7 +94,7 @@ from ..profiles import (
     UnlockConnectorResponse,
     UpdateFirmwareResponse,
 )
-from ..session import AnswerEvent, CallReceived, Event, Session, call_outcome
+from ..session import CallReceived, Event, Session
 
 __all__ = ["Answer", "ChargePointSimulator", "ChargingSession", "default_answers", "utc_now"]
 
@@ -181,13 +182,6 @@ class ChargingSession:
     stop_answer: StopTransactionResponse
 
 
-@attrs.define
-class _Pending:
-    done: anyio.Event = attrs.field(factory=anyio.Event)
-    response: Response | None = None
-    error: BaseException | None = None
-
-
 class ChargePointSimulator:
     """A charge point over ``connection``; use ``async with simulator.running():``."""
 
@@ -215,7 +209,7 @@ class ChargePointSimulator:
         self.configuration: dict[str, tuple[str, bool]] = {}
         #: Every request the central system sent, in order.
         self.received: list[Request[Any]] = []
-        self._pending: dict[str, _Pending] = {}
+        self._pending = PendingCalls(charge_point_id, call_timeout)
         self._remote_stops: dict[int, anyio.Event] = {}
         self._send_lock = anyio.Lock()
         self._wakeup = anyio.Event()
@@ -274,15 +268,14 @@ class ChargePointSimulator:
         :class:`CallTimeout` and :class:`ConnectionLost`.
         """
         message_id = self.session.start_call(request, anyio.current_time())
-        pending = _Pending()
-        self._pending[message_id] = pending
+        pending = self._pending.add(message_id)
         self._wakeup.set()
-        await self._flush()
-        await pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert isinstance(pending.response, request.response_type)
-        return pending.response  # type: ignore[return-value]
+        try:
+            await self._flush()
+            await pending.done.wait()
+        finally:
+            self._pending.discard(message_id)
+        return pending.outcome()  # type: ignore[return-value]
 
     async def send_raw(self, text: str) -> None:
         """Send a frame as it is (for protocol tests)."""
@@ -452,17 +445,7 @@ class ChargePointSimulator:
             self._resolve(event)
 
     def _resolve(self, event: Event) -> None:
-        if not isinstance(event, AnswerEvent):
-            return
-        pending = self._pending.pop(event.message_id, None)
-        if pending is None:
-            return
-        outcome = call_outcome(event, self.charge_point_id, self.session.call_timeout)
-        if isinstance(outcome, Response):
-            pending.response = outcome
-        else:
-            pending.error = outcome
-        pending.done.set()
+        self._pending.resolve(event)
 
     async def _answer(self, event: CallReceived) -> None:
         request = event.request
