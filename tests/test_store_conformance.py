@@ -57,8 +57,24 @@ from ocpp16csms.stores import (
 
 StoreFactory = Callable[[], Stores | AbstractContextManager[Stores]]
 
+
+@contextlib.contextmanager
+def sqlite_stores_for_tests() -> Iterator[Stores]:
+    """SQLite stores over a new database file in a temporary directory; closed, then removed."""
+    import tempfile
+    from pathlib import Path
+
+    from ocpp16csms.stores.sqlite import sqlite_stores
+
+    with tempfile.TemporaryDirectory() as directory:
+        stores = sqlite_stores(Path(directory) / "csms.sqlite3")
+        with contextlib.closing(stores):
+            yield stores
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory_stores,
+    "sqlite": sqlite_stores_for_tests,
 }
 
 MAX_TRANSACTION_ID = 2**31 - 1

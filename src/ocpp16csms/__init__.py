@@ -339,6 +339,7 @@ from .stores import (
     ReservationRecord,
     ReservationState,
     ReservationStore,
+    SqliteStores,
     StoredMeterValue,
     StoreError,
     Stores,
@@ -350,6 +351,7 @@ from .stores import (
     clear_matches,
     memory_stores,
     replaces,
+    sqlite_stores,
 )
 from .validation import (
     PayloadValidator,
@@ -610,6 +612,7 @@ __all__ = [
     "SignedUpdateFirmwareRequest",
     "SignedUpdateFirmwareResponse",
     "SmartChargingOperations",
+    "SqliteStores",
     "StartTransactionRequest",
     "StartTransactionResponse",
     "StatusNotificationRequest",
@@ -681,6 +684,7 @@ __all__ = [
     "response",
     "schema_for",
     "schema_names",
+    "sqlite_stores",
     "validate_charging_profile",
     "validate_remote_start_profile",
     "validator_for",

@@ -38,6 +38,7 @@ from .reservations import (
     ReservationState,
     ReservationStore,
 )
+from .sqlite import SqliteStores, sqlite_stores
 
 __all__ = [
     "BootInfo",
@@ -61,6 +62,7 @@ __all__ = [
     "ReservationRecord",
     "ReservationState",
     "ReservationStore",
+    "SqliteStores",
     "StoreError",
     "StoredMeterValue",
     "Stores",
@@ -72,4 +74,5 @@ __all__ = [
     "clear_matches",
     "memory_stores",
     "replaces",
+    "sqlite_stores",
 ]
