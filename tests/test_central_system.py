@@ -510,3 +510,30 @@ async def test_a_store_failure_on_connect_closes_the_connection_cleanly(
     assert not cs.is_connected("CP1")
     assert "store failed" in caplog.text
     await cp_end.close()
+
+
+async def test_spawn_runs_background_jobs_and_contains_their_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cs = make_central_system()
+    ran = anyio.Event()
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    async def works(event: anyio.Event) -> None:
+        event.set()
+
+    with pytest.raises(RuntimeError, match="not running"):
+        cs.spawn(works, ran)
+    assert not cs.is_running
+    async with cs:
+        assert cs.is_running
+        with caplog.at_level(logging.ERROR, logger="ocpp16csms"):
+            cs.spawn(fails)
+            cs.spawn(works, ran)
+            with anyio.fail_after(5):
+                await ran.wait()
+            await anyio.sleep(0.01)
+    assert "background job" in caplog.text
+    assert not cs.is_running

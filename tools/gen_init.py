@@ -33,7 +33,9 @@ MODULES = [
     "smart_charging",
     "reservations",
     "security",
+    "services.firmware",
     "services.local_auth_list",
+    "services.security",
     "services.smart_charging",
 ]
 TARGET = "src/ocpp16csms/__init__.py"

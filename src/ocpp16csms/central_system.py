@@ -43,8 +43,10 @@ from .rules import (
     ALLOWED_OUTBOUND_WHILE_PENDING,
     LocalProtocolError,
 )
+from .services.firmware import FirmwareOperations
 from .services.local_auth_list import LocalAuthListOperations
 from .services.reservation import ReservationOperations
+from .services.security import SecurityOperations
 from .services.smart_charging import SmartChargingOperations
 from .session import CallReceived, CallRejected, Event, ProtocolViolation, Session
 from .stores import Stores
@@ -221,7 +223,12 @@ def _utc_now() -> datetime:
 
 
 class CentralSystem(
-    LocalAuthListOperations, ReservationOperations, SmartChargingOperations, Operations
+    FirmwareOperations,
+    LocalAuthListOperations,
+    ReservationOperations,
+    SecurityOperations,
+    SmartChargingOperations,
+    Operations,
 ):
     """An OCPP 1.6J central system over host-provided stores; see docs/central-system.md."""
 
@@ -282,6 +289,30 @@ class CentralSystem(
         self._periodic.append((interval, job))
         if self._background is not None:
             self._background.start_soon(self._run_periodic, interval, job)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the central system runs its background tasks (inside ``async with``)."""
+        return self._background is not None
+
+    def spawn(self, job: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run ``job(*args)`` in the central system's background task group.
+
+        A failing job is logged and never disturbs the others. Raises ``RuntimeError`` when
+        the central system is not running (see :meth:`__aenter__`).
+        """
+        group = self._background
+        if group is None:
+            raise RuntimeError(
+                "the central system is not running: use `async with central_system:`"
+            )
+        group.start_soon(self._run_guarded, job, *args)
+
+    async def _run_guarded(self, job: Callable[..., Awaitable[None]], *args: Any) -> None:
+        try:
+            await job(*args)
+        except Exception:
+            log.exception("background job %r failed", job)
 
     async def __aenter__(self) -> CentralSystem:
         """Start the central system's own background jobs (expiry timers and the like)."""
