@@ -850,3 +850,23 @@ async def test_set_authorization_key_rotates_the_password_and_keeps_only_its_has
         if isinstance(e, Exchange) and e.request.action == "ChangeConfiguration"
     ]
     assert [r.value for r in shown] == ["********"]
+
+
+async def test_a_tls_context_without_client_certificates_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    pki = TestPKI()
+    cs = central_system(record("CP1"))
+    with caplog.at_level(logging.WARNING, logger="ocpp16csms"):
+        server = await serve(cs, "127.0.0.1", 0, ssl_context=pki.server_context())
+        await server.close()
+    assert "profile 3" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ocpp16csms"):
+        server = await serve(
+            cs, "127.0.0.1", 0, ssl_context=pki.server_context(client_certificates=True)
+        )
+        await server.close()
+    assert "profile 3" not in caplog.text

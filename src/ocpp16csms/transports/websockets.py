@@ -196,6 +196,12 @@ async def serve(
     (``verify_mode = ssl.CERT_OPTIONAL`` or ``CERT_REQUIRED``, with the charge points' CA
     loaded); the certificate's subject common name must be the charge point id.
     """
+    if ssl_context is not None and ssl_context.verify_mode == ssl.CERT_NONE:
+        # Otherwise every security profile 3 charge point is refused with a bare 401.
+        log.warning(
+            "the TLS context requests no client certificates: security profile 3 charge points "
+            "will be refused (set verify_mode to CERT_OPTIONAL or CERT_REQUIRED)"
+        )
     arguments = server_arguments(central_system, options)
     handler: Callable[[ServerConnection], Awaitable[None]] = arguments.pop("handler")
     server = await websockets_serve(
