@@ -537,3 +537,31 @@ async def test_spawn_runs_background_jobs_and_contains_their_failures(
             await anyio.sleep(0.01)
     assert "background job" in caplog.text
     assert not cs.is_running
+
+
+async def test_a_frame_buffered_when_the_link_is_aborted_is_not_processed() -> None:
+    from ocpp16csms.connection import MemoryConnection
+
+    class HoldingConnection(MemoryConnection):
+        """Delivers one frame only after the central system aborted the link."""
+
+        def __init__(self, inner: MemoryConnection, release: anyio.Event) -> None:
+            super().__init__(inner._incoming, inner._outgoing)
+            self.release = release
+
+        async def receive(self) -> str:
+            await self.release.wait()
+            return '[2,"late","Heartbeat",{}]'
+
+    cs = make_central_system()
+    release = anyio.Event()
+    cs_end, cp_end = memory_connection_pair()
+    connection = HoldingConnection(cs_end, release)
+    async with anyio.create_task_group() as group:
+        group.start_soon(cs.serve, connection, "CP1")
+        await wait_until(lambda: cs.is_connected("CP1"))
+        cs._abort(cs._links["CP1"])  # what disconnect() and a replacement do first
+        release.set()
+        with anyio.fail_after(5):
+            await wait_until(lambda: not cs.is_connected("CP1"))
+    await cp_end.close()

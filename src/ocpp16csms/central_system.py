@@ -415,6 +415,10 @@ class CentralSystem(
                 text = await link.connection.receive()
             except ConnectionClosed:
                 return
+            if link.closed:
+                # Aborted while we waited (disconnect, replacement): a frame buffered before the
+                # close is not processed, and the session no longer accepts any.
+                return
             events = link.session.receive_text(text, anyio.current_time())
             await self._flush(link)
             for event in events:
