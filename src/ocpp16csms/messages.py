@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar, dataclass_transform
 
 import attrs
 
-from .constraints import constrain_fields
+from .constraints import message_class
 
 __all__ = ["Direction", "Message", "Profile", "Request", "Response", "request", "response"]
 
@@ -67,21 +67,17 @@ _Req = TypeVar("_Req", bound=type[Request[Any]])
 _Res = TypeVar("_Res", bound=type[Response])
 
 
-def _build(cls: type) -> Any:
-    return attrs.frozen(kw_only=True, field_transformer=constrain_fields)(cls)
-
-
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field,))
 def request(action: str, direction: Direction, profile: Profile) -> Callable[[_Req], _Req]:
     """Class decorator: a frozen request class for ``action``, its constraints enforced."""
 
     def decorate(cls: _Req) -> _Req:
-        built = _build(cls)
+        built = message_class(cls)
         built.action = action
         built.direction = direction
         built.profile = profile
         built.schema_name = action
-        return built  # type: ignore[no-any-return]
+        return built
 
     return decorate
 
@@ -91,12 +87,12 @@ def response(request_type: type[Request[Any]]) -> Callable[[_Res], _Res]:
     """Class decorator: the frozen response class answering ``request_type``."""
 
     def decorate(cls: _Res) -> _Res:
-        built = _build(cls)
+        built = message_class(cls)
         built.action = request_type.action
         built.direction = request_type.direction
         built.profile = request_type.profile
         built.schema_name = f"{request_type.action}Response"
         request_type.response_type = built
-        return built  # type: ignore[no-any-return]
+        return built
 
     return decorate
