@@ -726,3 +726,41 @@ def test_at_most_one_call_is_ever_in_flight(operations: list[tuple[str, float]])
             assert deadline > now
     assert sent == started[: len(sent)]
     assert len(started) - len(sent) == session.queued_calls
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_a_simulator_ignores_a_frame_that_arrives_while_it_closes(anyio_backend: str) -> None:
+    import anyio
+
+    from ocpp16csms.connection import MemoryConnection
+    from ocpp16csms.testing import ChargePointSimulator, memory_connection_pair
+
+    class LateFrame(MemoryConnection):
+        """Hands over one frame only once the simulator began to close."""
+
+        def __init__(self, inner: MemoryConnection) -> None:
+            super().__init__(inner._incoming, inner._outgoing)
+            self.closing = anyio.Event()
+            self.delivered = False
+
+        async def receive(self) -> str:
+            if self.delivered:
+                return await super().receive()
+            await self.closing.wait()
+            self.delivered = True
+            return '[2,"late","Reset",{"type":"Soft"}]'
+
+        async def close(self, code: int = 1000, reason: str = "") -> None:
+            self.closing.set()
+            await anyio.sleep(0.01)  # the late frame is read during the close
+            await super().close(code, reason)
+
+    mine, peer = memory_connection_pair()
+    connection = LateFrame(mine)
+    with anyio.fail_after(5):
+        async with ChargePointSimulator("CP1", connection).running() as sim:
+            pass
+    assert connection.delivered
+    assert sim.received == []
+    await peer.close()

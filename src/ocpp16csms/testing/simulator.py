@@ -404,6 +404,8 @@ class ChargePointSimulator:
                 text = await self.connection.receive()
             except ConnectionClosed:
                 break
+            if self._closed.is_set():
+                break  # closing: a frame read meanwhile finds the session already closed
             events = self.session.receive_text(text, anyio.current_time())
             await self._flush()
             for event in events:
