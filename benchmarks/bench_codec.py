@@ -22,8 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ocpp16csms import ACTIONS, MessageCodec, encode_frame, parse_frame
-from ocpp16csms.rpc import Call
+from ocpp16csms.codec import MessageCodec
+from ocpp16csms.registry import ACTIONS
+from ocpp16csms.rpc import (
+    Call,
+    encode_frame,
+    parse_frame,
+)
 
 SAMPLED = [
     {

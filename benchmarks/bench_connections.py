@@ -21,9 +21,9 @@ from ocpp16csms import (
     CentralSystemOptions,
     ChargePointRecord,
     IdTagRecord,
-    RegistrationStatus,
     memory_stores,
 )
+from ocpp16csms.messages import RegistrationStatus
 from ocpp16csms.testing.websocket import connect_simulator
 from ocpp16csms.transports.websockets import serve
 

@@ -11,9 +11,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ocpp16csms.datatypes import AuthorizationData, IdTagInfo
+from ocpp16csms.datatypes import (
+    AuthorizationData,
+    IdTagInfo,
+)
 from ocpp16csms.enums import AuthorizationStatus
-from ocpp16csms.local_list import diff_local_list, plan_local_list_update
+from ocpp16csms.profiles.local_auth_list.diff import (
+    diff_local_list,
+    plan_local_list_update,
+)
 
 SIZE = 100_000
 CHANGED = SIZE // 100  # a third each: new info, added, removed

@@ -15,14 +15,22 @@ import timeit
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from ocpp16csms.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
+from ocpp16csms.datatypes import (
+    ChargingProfile,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
+)
 from ocpp16csms.enums import (
     ChargingProfileKindType,
     ChargingProfilePurposeType,
     ChargingRateUnitType,
     RecurrencyKindType,
 )
-from ocpp16csms.smart_charging import InstalledProfile, TransactionInfo, composite_schedule
+from ocpp16csms.profiles.smart_charging.composite import (
+    InstalledProfile,
+    TransactionInfo,
+    composite_schedule,
+)
 
 START = datetime(2024, 3, 4, 8, 30, tzinfo=UTC)
 WINDOW = 7 * 86_400

@@ -29,10 +29,12 @@ from ocpp16csms import (
     CentralSystemOptions,
     ChargePointRecord,
     CsmsError,
-    RegistrationStatus,
-    ResetType,
     UnknownChargePointPolicy,
     memory_stores,
+)
+from ocpp16csms.messages import (
+    RegistrationStatus,
+    ResetType,
 )
 from ocpp16csms.transports.asgi import OcppAsgiApp
 
@@ -57,7 +59,7 @@ async def charge_points(request: Request) -> JSONResponse:
 async def reset(request: Request) -> JSONResponse:
     charge_point_id = request.path_params["charge_point_id"]
     try:
-        response = await central_system.reset(charge_point_id, ResetType.SOFT)
+        response = await central_system.core.reset(charge_point_id, ResetType.SOFT)
     except CsmsError as exc:  # not connected, timed out, connection lost, CallError…
         return JSONResponse({"error": str(exc)}, status_code=409)
     return JSONResponse({"status": response.status.value})

@@ -17,14 +17,19 @@ import anyio.to_thread
 import attrs
 
 from ocpp16csms import (
-    AuthorizationStatus,
     CentralSystem,
     ChargePointRecord,
     IdTagRecord,
-    RegistrationStatus,
     memory_stores,
 )
-from ocpp16csms.testing import ChargePointSimulator, memory_connection_pair
+from ocpp16csms.messages import (
+    AuthorizationStatus,
+    RegistrationStatus,
+)
+from ocpp16csms.testing import (
+    ChargePointSimulator,
+    memory_connection_pair,
+)
 
 
 class SqliteIdTagStore:

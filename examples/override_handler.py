@@ -14,19 +14,24 @@ from typing import Any
 import anyio
 
 from ocpp16csms import (
-    AuthorizationStatus,
-    AuthorizeRequest,
-    AuthorizeResponse,
     CallContext,
     CentralSystem,
     ChargePointRecord,
     Exchange,
-    IdTagInfo,
     IdTagRecord,
-    RegistrationStatus,
     memory_stores,
 )
-from ocpp16csms.testing import ChargePointSimulator, memory_connection_pair
+from ocpp16csms.messages import (
+    AuthorizationStatus,
+    AuthorizeRequest,
+    AuthorizeResponse,
+    IdTagInfo,
+    RegistrationStatus,
+)
+from ocpp16csms.testing import (
+    ChargePointSimulator,
+    memory_connection_pair,
+)
 
 
 async def roaming_platform_allows(id_tag: str) -> bool:

@@ -25,16 +25,18 @@ from ocpp16csms import (
     ChargePointConnected,
     ChargePointDisconnected,
     ChargePointRecord,
-    ConfigurationStatus,
-    Direction,
     Exchange,
     IdTagRecord,
-    MessageCodec,
-    MessageTrigger,
-    ProtocolViolationReported,
-    RegistrationStatus,
+    PeerViolationObserved,
     UnknownChargePointPolicy,
     memory_stores,
+)
+from ocpp16csms.codec import MessageCodec
+from ocpp16csms.messages import (
+    ConfigurationStatus,
+    Direction,
+    MessageTrigger,
+    RegistrationStatus,
 )
 from ocpp16csms.transports.websockets import serve
 
@@ -53,7 +55,7 @@ def transcript(event: Any) -> None:
         print(f"[{event.charge_point_id}]   {answerer} ← {answer}")
     elif isinstance(event, ChargePointConnected | ChargePointDisconnected):
         print(f"[{event.charge_point_id}] {type(event).__name__}")
-    elif isinstance(event, ProtocolViolationReported):
+    elif isinstance(event, PeerViolationObserved):
         print(f"[{event.charge_point_id}] protocol violation: {event.description}")
 
 
@@ -86,11 +88,11 @@ async def demo(cs: CentralSystem, url: str) -> None:
             {"MeterValueSampleInterval": ("60", False), "NumberOfConnectors": ("2", True)}
         )
         await cp.boot(vendor="Acme", model="Volt 22")
-        configuration = await cs.get_configuration(CHARGE_POINT)
+        configuration = await cs.core.get_configuration(CHARGE_POINT)
         assert configuration.configuration_key
-        changed = await cs.change_configuration(CHARGE_POINT, "MeterValueSampleInterval", "30")
+        changed = await cs.core.change_configuration(CHARGE_POINT, "MeterValueSampleInterval", "30")
         assert changed.status is ConfigurationStatus.ACCEPTED
-        await cs.trigger_message(CHARGE_POINT, MessageTrigger.HEARTBEAT)
+        await cs.remote_trigger.trigger_message(CHARGE_POINT, MessageTrigger.HEARTBEAT)
         async with anyio.create_task_group() as group:
 
             async def charge() -> None:
@@ -103,7 +105,7 @@ async def demo(cs: CentralSystem, url: str) -> None:
                     await anyio.sleep(0.05)
             await anyio.sleep(0.5)  # let it charge for a while, then stop it remotely
             active = await cs.stores.transactions.active(charge_point_id=CHARGE_POINT)
-            await cs.remote_stop_transaction(CHARGE_POINT, active[0].transaction_id)
+            await cs.core.remote_stop_transaction(CHARGE_POINT, active[0].transaction_id)
     values = await cs.stores.transactions.meter_values(CHARGE_POINT)
     record = await cs.stores.transactions.get(values[0].transaction_id or 0)
     assert record is not None

@@ -13,14 +13,20 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from ocpp16csms.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
-from ocpp16csms.enums import (
+from ocpp16csms.messages import (
+    ChargingProfile,
     ChargingProfileKindType,
     ChargingProfilePurposeType,
     ChargingRateUnitType,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
     RecurrencyKindType,
 )
-from ocpp16csms.smart_charging import CompositeOptions, InstalledProfile, TransactionInfo
+from ocpp16csms.profiles.smart_charging import (
+    CompositeOptions,
+    InstalledProfile,
+    TransactionInfo,
+)
 
 A = ChargingRateUnitType.A
 W = ChargingRateUnitType.W

@@ -10,13 +10,19 @@ from typing import Any
 import anyio
 
 from ocpp16csms import (
-    BootNotificationRequest,
     CentralSystem,
     CentralSystemOptions,
+    ChargePointRecord,
+    IdTagRecord,
+    Stores,
+    memory_connection_pair,
+    memory_stores,
+)
+from ocpp16csms.messages import (
+    BootNotificationRequest,
     RegistrationStatus,
 )
-from ocpp16csms.stores import ChargePointRecord, IdTagRecord, Stores, memory_stores
-from ocpp16csms.testing import ChargePointSimulator, memory_connection_pair
+from ocpp16csms.testing import ChargePointSimulator
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

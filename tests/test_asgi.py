@@ -45,16 +45,20 @@ from websockets.typing import Subprotocol
 
 from harness import BOOT, T0, make_central_system, wait_until
 from ocpp16csms import (
-    AuthorizationStatus,
-    AuthorizeRequest,
     CentralSystem,
-    ChangeConfigurationRequest,
     ChargePointConnected,
     ChargePointDisconnected,
     ChargePointRecord,
-    ConfigurationStatus,
     ConnectionLost,
     IdTagRecord,
+    TransportClosed,
+    memory_stores,
+)
+from ocpp16csms.messages import (
+    AuthorizationStatus,
+    AuthorizeRequest,
+    ChangeConfigurationRequest,
+    ConfigurationStatus,
     MeterValue,
     MeterValuesRequest,
     RegistrationStatus,
@@ -63,10 +67,8 @@ from ocpp16csms import (
     SampledValue,
     StartTransactionRequest,
     StopTransactionRequest,
-    memory_stores,
 )
-from ocpp16csms.connection import ConnectionClosed
-from ocpp16csms.security import hash_password
+from ocpp16csms.profiles.security import hash_password
 from ocpp16csms.testing.websocket import connect_simulator
 from ocpp16csms.transports import HandshakeOptions
 from ocpp16csms.transports.asgi import (
@@ -246,9 +248,11 @@ async def test_a_full_charging_session(start_server: Callable[..., RunningServer
         started = await cp.call(
             StartTransactionRequest(connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0)
         )
-        changed = await server.run(cs.change_configuration, "CP1", "MeterValueSampleInterval", "30")
+        changed = await server.run(
+            cs.core.change_configuration, "CP1", "MeterValueSampleInterval", "30"
+        )
         assert changed.status is ConfigurationStatus.ACCEPTED
-        reset = await server.run(cs.reset, "CP1", ResetType.SOFT)
+        reset = await server.run(cs.core.reset, "CP1", ResetType.SOFT)
         assert reset.status.value == "Accepted"
         for minute in (1, 2, 3):
             await cp.call(
@@ -284,7 +288,7 @@ async def test_a_disconnect_mid_call_fails_the_call_with_connection_lost(
 
     async def reset() -> None:
         try:
-            await server.run(cs.reset, "CP1", ResetType.HARD)
+            await server.run(cs.core.reset, "CP1", ResetType.HARD)
         except ConnectionLost as exc:
             outcome.append(exc)
 
@@ -786,10 +790,10 @@ async def test_the_connection_reads_text_and_binary_frames_until_disconnect() ->
         assert await connection.receive() == '[2,"1","Heartbeat",{}]'
         assert await connection.receive() == '[3,"1",{"ü":1}]'
         assert await connection.receive() == "\ufffd"
-        with pytest.raises(ConnectionClosed) as closed:
+        with pytest.raises(TransportClosed) as closed:
             await connection.receive()
         assert (closed.value.code, closed.value.reason) == (1001, "going away")
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(TransportClosed):
             await connection.send("[]")
         await connection.close()  # after the peer closed: nothing to send
         assert sent == []
@@ -802,12 +806,12 @@ async def test_close_sends_websocket_close_and_ends_a_pending_receive() -> None:
         await connection.send("hello")
         with anyio.fail_after(5):
             async with anyio.create_task_group() as group:
-                failures: list[ConnectionClosed] = []
+                failures: list[TransportClosed] = []
 
                 async def receive() -> None:
                     try:
                         await connection.receive()
-                    except ConnectionClosed as exc:
+                    except TransportClosed as exc:
                         failures.append(exc)
 
                 group.start_soon(receive)
@@ -819,7 +823,7 @@ async def test_close_sends_websocket_close_and_ends_a_pending_receive() -> None:
             {"type": "websocket.send", "text": "hello"},
             {"type": "websocket.close", "code": 4000, "reason": "bye"},
         ]
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(TransportClosed):
             await connection.send("late")
 
 
@@ -833,7 +837,7 @@ async def test_a_send_the_server_cannot_deliver_is_connection_closed() -> None:
         await anyio.sleep_forever()
 
     connection = AsgiWebSocketConnection(never, gone)
-    with pytest.raises(ConnectionClosed) as closed:
+    with pytest.raises(TransportClosed) as closed:
         await connection.send("[]")
     assert closed.value.code == 1006
     await connection.close()

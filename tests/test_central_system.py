@@ -12,9 +12,6 @@ import pytest
 
 from harness import BOOT, connected, make_central_system, wait_until
 from ocpp16csms import (
-    AuthorizationStatus,
-    AuthorizeRequest,
-    AuthorizeResponse,
     CallContext,
     CallErrorReceived,
     CallTimeout,
@@ -22,25 +19,31 @@ from ocpp16csms import (
     ChargePointDisconnected,
     ChargePointNotAccepted,
     ConnectionLost,
-    Direction,
     Exchange,
+    PeerViolationObserved,
+    QueueFull,
+    UnknownChargePointPolicy,
+    memory_connection_pair,
+    memory_stores,
+)
+from ocpp16csms.messages import (
+    AuthorizationStatus,
+    AuthorizeRequest,
+    AuthorizeResponse,
+    Direction,
     GetConfigurationRequest,
     HeartbeatRequest,
     HeartbeatResponse,
     IdTagInfo,
     KeyValue,
     MeterValuesRequest,
-    ProtocolViolationReported,
-    QueueFull,
     RegistrationStatus,
     ResetType,
     StartTransactionRequest,
-    UnknownChargePointPolicy,
     UnlockConnectorResponse,
     UnlockStatus,
 )
-from ocpp16csms.stores import memory_stores
-from ocpp16csms.testing import ChargePointSimulator, memory_connection_pair
+from ocpp16csms.testing import ChargePointSimulator
 
 pytestmark = pytest.mark.anyio
 
@@ -143,7 +146,7 @@ async def test_a_handler_may_call_the_same_charge_point_without_deadlock() -> No
         answer = await default_boot(request, ctx)
         # The link is still Pending/unknown until this answer goes out; GetConfiguration is
         # allowed for an accepted charge point (restored from the store) and while pending.
-        fetched.append(await ctx.central_system.get_configuration(ctx.charge_point_id))
+        fetched.append(await ctx.central_system.core.get_configuration(ctx.charge_point_id))
         return answer
 
     async with connected(cs) as cp:
@@ -174,11 +177,11 @@ async def test_a_slow_handler_does_not_delay_other_answers() -> None:
         with anyio.fail_after(5):
             first = json.loads(await cp_end.receive())
         # While the handler still waits, our own call goes out and its answer is received.
-        group.start_soon(cs.reset, "CP1", ResetType.SOFT)
+        group.start_soon(cs.core.reset, "CP1", ResetType.SOFT)
         with anyio.fail_after(5):
             reset = json.loads(await cp_end.receive())
         await cp_end.send(json.dumps([3, reset[1], {"status": "Accepted"}]))
-        await wait_until(lambda: len(cs._links["CP1"].waiters) == 0)
+        await wait_until(lambda: len(cs._links["CP1"].driver.pending) == 0)
         release.set()
         with anyio.fail_after(5):
             second = json.loads(await cp_end.receive())
@@ -238,8 +241,8 @@ async def test_a_call_times_out_and_the_next_one_goes_through() -> None:
     async with connected(cs) as cp:
         cp.answer("Reset", drop=True)
         with pytest.raises(CallTimeout):
-            await cs.reset("CP1", ResetType.SOFT)
-        answer = await cs.unlock_connector("CP1", 1)
+            await cs.core.reset("CP1", ResetType.SOFT)
+        answer = await cs.core.unlock_connector("CP1", 1)
     assert answer.status is UnlockStatus.UNLOCKED
 
 
@@ -262,7 +265,7 @@ async def test_only_one_call_is_outstanding_and_the_rest_queue_in_order() -> Non
         cp.answer("UnlockConnector", unlock)
         async with anyio.create_task_group() as group:
             for connector in range(1, 6):
-                group.start_soon(cs.unlock_connector, "CP1", connector)
+                group.start_soon(cs.core.unlock_connector, "CP1", connector)
                 await anyio.sleep(0)
     assert most == 1
     assert seen == [1, 2, 3, 4, 5]
@@ -273,11 +276,11 @@ async def test_a_full_queue_is_a_clear_error() -> None:
     async with connected(cs) as cp:
         cp.answer("Reset", drop=True)
         async with anyio.create_task_group() as group:
-            group.start_soon(_swallow, cs.reset("CP1", ResetType.SOFT))
-            group.start_soon(_swallow, cs.reset("CP1", ResetType.SOFT))
+            group.start_soon(_swallow, cs.core.reset("CP1", ResetType.SOFT))
+            group.start_soon(_swallow, cs.core.reset("CP1", ResetType.SOFT))
             await wait_until(lambda: len(cp.received) == 1)
             with pytest.raises(QueueFull):
-                await cs.reset("CP1", ResetType.SOFT)
+                await cs.core.reset("CP1", ResetType.SOFT)
             group.cancel_scope.cancel()
 
 
@@ -292,7 +295,7 @@ async def test_a_disconnect_mid_call_fails_the_call_with_connection_lost() -> No
 
     async def reset() -> None:
         try:
-            await cs.reset("CP1", ResetType.SOFT)
+            await cs.core.reset("CP1", ResetType.SOFT)
         except ConnectionLost as error:
             failure.append(error)
 
@@ -315,7 +318,7 @@ async def test_a_reconnecting_charge_point_replaces_the_old_connection() -> None
 
     async def pending_reset() -> None:
         try:
-            await cs.reset("CP1", ResetType.SOFT)
+            await cs.core.reset("CP1", ResetType.SOFT)
         except ConnectionLost as error:
             failure.append(error)
 
@@ -333,7 +336,7 @@ async def test_a_reconnecting_charge_point_replaces_the_old_connection() -> None
                 await wait_until(lambda: len(failure) == 1)
                 with anyio.fail_after(5):
                     await old.closed.wait()
-                assert (await cs.unlock_connector("CP1", 1)).status is UnlockStatus.UNLOCKED
+                assert (await cs.core.unlock_connector("CP1", 1)).status is UnlockStatus.UNLOCKED
                 assert len(new.received) == 1
     assert ChargePointDisconnected("CP1", replaced=True) in events
     assert events.count(ChargePointConnected("CP1")) == 2
@@ -348,9 +351,9 @@ async def test_an_answer_to_no_call_is_reported_and_ignored() -> None:
         await cp.send_raw("this is not json")
         assert (await cp.call(HeartbeatRequest())).current_time is not None
         await wait_until(
-            lambda: len([e for e in events if isinstance(e, ProtocolViolationReported)]) == 2
+            lambda: len([e for e in events if isinstance(e, PeerViolationObserved)]) == 2
         )
-    reports = [e for e in events if isinstance(e, ProtocolViolationReported)]
+    reports = [e for e in events if isinstance(e, PeerViolationObserved)]
     assert reports[0].message_id == "nobody-asked"
     assert reports[1].message_id is None
 
@@ -367,7 +370,7 @@ async def test_observers_see_every_exchange_in_both_directions() -> None:
     cs.observe(lambda event: 1 / 0)  # a broken observer is logged, nothing else breaks
     async with connected(cs) as cp:
         await cp.call(HeartbeatRequest())
-        await cs.reset("CP1", ResetType.SOFT)
+        await cs.core.reset("CP1", ResetType.SOFT)
     inbound, outbound = exchanges
     assert inbound.direction is Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
     assert isinstance(inbound.response, HeartbeatResponse)
@@ -383,8 +386,8 @@ async def test_a_pending_charge_point_may_only_be_configured_and_triggered() -> 
     async with connected(cs, "NEW") as cp:
         assert (await cp.call(BOOT)).status is RegistrationStatus.PENDING
         with pytest.raises(ChargePointNotAccepted):
-            await cs.reset("NEW", ResetType.SOFT)
-        await cs.get_configuration("NEW")
+            await cs.core.reset("NEW", ResetType.SOFT)
+        await cs.core.get_configuration("NEW")
         # Heartbeats are answered while pending; a transaction is not.
         assert (await cp.call(HeartbeatRequest())).current_time is not None
         with pytest.raises(CallErrorReceived):
@@ -400,7 +403,7 @@ async def test_nothing_is_sent_before_a_boot() -> None:
     cs = make_central_system(charge_points=())
     async with connected(cs, "NEW") as cp:
         with pytest.raises(ChargePointNotAccepted):
-            await cs.get_configuration("NEW")
+            await cs.core.get_configuration("NEW")
     assert cp.received == []
 
 
@@ -410,8 +413,12 @@ from harness import T0 as BOOT_TIME  # noqa: E402
 async def test_relaxed_rules_accept_a_fleet_quirk_and_log_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from ocpp16csms import Measurand
-    from ocpp16csms.validation import Relaxation, RelaxedRule, ValidationPolicy
+    from ocpp16csms import (
+        Relaxation,
+        RelaxedRule,
+        ValidationPolicy,
+    )
+    from ocpp16csms.messages import Measurand
 
     policy = ValidationPolicy(
         relaxations=[
@@ -465,7 +472,11 @@ async def test_relaxed_rules_accept_a_fleet_quirk_and_log_it(
 async def test_records_about_a_message_carry_its_ids_even_without_extra(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from ocpp16csms import ChargePointErrorCode, ChargePointStatus, StatusNotificationRequest
+    from ocpp16csms.messages import (
+        ChargePointErrorCode,
+        ChargePointStatus,
+        StatusNotificationRequest,
+    )
 
     cs = make_central_system()
 
@@ -540,7 +551,7 @@ async def test_spawn_runs_background_jobs_and_contains_their_failures(
 
 
 async def test_a_frame_buffered_when_the_link_is_aborted_is_not_processed() -> None:
-    from ocpp16csms.connection import MemoryConnection
+    from ocpp16csms import MemoryConnection
 
     class HoldingConnection(MemoryConnection):
         """Delivers one frame only after the central system aborted the link."""
@@ -560,7 +571,7 @@ async def test_a_frame_buffered_when_the_link_is_aborted_is_not_processed() -> N
     async with anyio.create_task_group() as group:
         group.start_soon(cs.serve, connection, "CP1")
         await wait_until(lambda: cs.is_connected("CP1"))
-        cs._abort(cs._links["CP1"])  # what disconnect() and a replacement do first
+        cs._links["CP1"].driver.abort()  # what disconnect() and a replacement do first
         release.set()
         with anyio.fail_after(5):
             await wait_until(lambda: not cs.is_connected("CP1"))

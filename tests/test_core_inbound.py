@@ -9,10 +9,14 @@ import pytest
 
 from harness import BOOT, T0, connected, make_central_system
 from ocpp16csms import (
+    CallErrorReceived,
+    IdTagRecord,
+    UnknownChargePointPolicy,
+)
+from ocpp16csms.messages import (
     AuthorizationStatus,
     AuthorizeRequest,
     BootNotificationRequest,
-    CallErrorReceived,
     ChargePointErrorCode,
     ChargePointStatus,
     DataTransferRequest,
@@ -27,9 +31,8 @@ from ocpp16csms import (
     StartTransactionRequest,
     StatusNotificationRequest,
     StopTransactionRequest,
-    UnknownChargePointPolicy,
 )
-from ocpp16csms.stores import IdTagRecord, TransactionStart
+from ocpp16csms.stores import TransactionStart
 
 pytestmark = pytest.mark.anyio
 
@@ -103,7 +106,7 @@ async def test_a_pending_charge_point_stays_pending_until_accepted() -> None:
     async with connected(cs, "NEW") as cp:
         assert (await cp.call(BOOT)).status is RegistrationStatus.PENDING
         assert (await cp.call(BOOT)).status is RegistrationStatus.PENDING
-        await cs.accept_charge_point("NEW")
+        await cs.core.accept_charge_point("NEW")
         assert (await cp.call(BOOT)).status is RegistrationStatus.ACCEPTED
 
 
@@ -298,7 +301,7 @@ async def test_data_transfer_is_routed_by_vendor_then_message_id() -> None:
     cs = make_central_system()
     seen: list[DataTransferRequest] = []
 
-    @cs.data_transfer_handler("com.acme", "ping")
+    @cs.core.data_transfer_handler("com.acme", "ping")
     async def ping(request: DataTransferRequest, ctx: object) -> DataTransferResponse:
         seen.append(request)
         return DataTransferResponse(status=DataTransferStatus.ACCEPTED, data="pong")
@@ -316,7 +319,7 @@ async def test_data_transfer_is_routed_by_vendor_then_message_id() -> None:
 async def test_a_vendor_wide_data_transfer_handler_takes_every_message_id() -> None:
     cs = make_central_system()
 
-    @cs.data_transfer_handler("com.acme")
+    @cs.core.data_transfer_handler("com.acme")
     async def anything(request: DataTransferRequest, ctx: object) -> DataTransferResponse:
         return DataTransferResponse(status=DataTransferStatus.REJECTED, data=request.message_id)
 

@@ -8,12 +8,16 @@ import pytest
 
 from harness import connected, make_central_system
 from ocpp16csms import (
+    CallErrorReceived,
+    ChargePointNotConnected,
+    ErrorCode,
+    InvalidRequest,
+)
+from ocpp16csms.messages import (
     AvailabilityStatus,
     AvailabilityType,
-    CallErrorReceived,
     ChangeAvailabilityRequest,
     ChangeConfigurationResponse,
-    ChargePointNotConnected,
     ChargingProfile,
     ChargingProfileKindType,
     ChargingProfilePurposeType,
@@ -23,9 +27,7 @@ from ocpp16csms import (
     ClearCacheStatus,
     ConfigurationStatus,
     DataTransferStatus,
-    ErrorCode,
     HeartbeatRequest,
-    InvalidRequest,
     KeyValue,
     MessageTrigger,
     MessageTriggerExtended,
@@ -67,15 +69,15 @@ async def test_every_core_and_trigger_operation_is_sent_and_answered() -> None:
     async with connected(cs) as cp:
         cp.configuration["HeartbeatInterval"] = ("300", False)
         assert (
-            await cs.change_availability("CP1", 0, AvailabilityType.INOPERATIVE)
+            await cs.core.change_availability("CP1", 0, AvailabilityType.INOPERATIVE)
         ).status is AvailabilityStatus.ACCEPTED
         assert (
-            await cs.change_configuration("CP1", "HeartbeatInterval", "60")
+            await cs.core.change_configuration("CP1", "HeartbeatInterval", "60")
         ).status is ConfigurationStatus.ACCEPTED
-        assert (await cs.clear_cache("CP1")).status is ClearCacheStatus.ACCEPTED
-        configuration = await cs.get_configuration("CP1", ["HeartbeatInterval", "Nope"])
+        assert (await cs.core.clear_cache("CP1")).status is ClearCacheStatus.ACCEPTED
+        configuration = await cs.core.get_configuration("CP1", ["HeartbeatInterval", "Nope"])
         assert (
-            await cs.remote_start_transaction(
+            await cs.core.remote_start_transaction(
                 "CP1",
                 "TAG",
                 connector_id=1,
@@ -83,12 +85,12 @@ async def test_every_core_and_trigger_operation_is_sent_and_answered() -> None:
             )
         ).status is RemoteStartStopStatus.ACCEPTED
         assert (
-            await cs.remote_stop_transaction("CP1", 77)
+            await cs.core.remote_stop_transaction("CP1", 77)
         ).status is RemoteStartStopStatus.ACCEPTED
-        assert (await cs.reset("CP1", ResetType.HARD)).status is ResetStatus.ACCEPTED
-        assert (await cs.unlock_connector("CP1", 2)).status is UnlockStatus.UNLOCKED
+        assert (await cs.core.reset("CP1", ResetType.HARD)).status is ResetStatus.ACCEPTED
+        assert (await cs.core.unlock_connector("CP1", 2)).status is UnlockStatus.UNLOCKED
         assert (
-            await cs.data_transfer("CP1", "com.acme", message_id="m", data="d")
+            await cs.core.data_transfer("CP1", "com.acme", message_id="m", data="d")
         ).status is DataTransferStatus.ACCEPTED
         for trigger in MessageTrigger:
             connector = (
@@ -96,10 +98,10 @@ async def test_every_core_and_trigger_operation_is_sent_and_answered() -> None:
                 if trigger in (MessageTrigger.METER_VALUES, MessageTrigger.STATUS_NOTIFICATION)
                 else None
             )
-            answer = await cs.trigger_message("CP1", trigger, connector_id=connector)
+            answer = await cs.remote_trigger.trigger_message("CP1", trigger, connector_id=connector)
             assert answer.status is TriggerMessageStatus.ACCEPTED
         for extended in MessageTriggerExtended:
-            answer = await cs.extended_trigger_message("CP1", extended)
+            answer = await cs.remote_trigger.extended_trigger_message("CP1", extended)
             assert answer.status is TriggerMessageStatus.ACCEPTED
     assert configuration.configuration_key == (
         KeyValue(key="HeartbeatInterval", readonly=False, value="300"),
@@ -129,7 +131,7 @@ async def test_configuration_store_follows_the_answers() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
         cp.configuration.update({"A": ("1", False), "B": ("2", True)})
-        await cs.get_configuration("CP1")
+        await cs.core.get_configuration("CP1")
         for status, expected in (
             (ConfigurationStatus.ACCEPTED, "10"),
             (ConfigurationStatus.REBOOT_REQUIRED, "11"),
@@ -138,11 +140,11 @@ async def test_configuration_store_follows_the_answers() -> None:
         ):
             cp.answer("ChangeConfiguration", ChangeConfigurationResponse(status=status))
             value = str(10 + len([r for r in cp.received if r.action == "ChangeConfiguration"]))
-            await cs.change_configuration("CP1", "A", value)
+            await cs.core.change_configuration("CP1", "A", value)
             stored = (await cs.stores.configuration.get("CP1"))["A"]
             assert stored.value == expected
         with pytest.raises(InvalidRequest, match="read-only"):
-            await cs.change_configuration("CP1", "B", "3")
+            await cs.core.change_configuration("CP1", "B", "3")
     assert (await cs.stores.configuration.get("CP1"))["B"] == KeyValue(
         key="B", readonly=True, value="2"
     )
@@ -160,31 +162,37 @@ async def test_checks_before_sending_send_nothing() -> None:
     )
     async with connected(cs) as cp:
         with pytest.raises(InvalidRequest, match="connector 3 does not exist"):
-            await cs.unlock_connector("CP1", 3)
+            await cs.core.unlock_connector("CP1", 3)
         with pytest.raises(InvalidRequest, match="connector 5"):
-            await cs.change_availability("CP1", 5, AvailabilityType.OPERATIVE)
+            await cs.core.change_availability("CP1", 5, AvailabilityType.OPERATIVE)
         with pytest.raises(InvalidRequest, match="TxProfile"):
-            await cs.remote_start_transaction(
+            await cs.core.remote_start_transaction(
                 "CP1",
                 "TAG",
                 charging_profile=profile(ChargingProfilePurposeType.TX_DEFAULT_PROFILE),
             )
         with pytest.raises(InvalidRequest, match="transaction_id"):
-            await cs.remote_start_transaction(
+            await cs.core.remote_start_transaction(
                 "CP1", "TAG", charging_profile=profile(ChargingProfilePurposeType.TX_PROFILE, 5)
             )
         with pytest.raises(InvalidRequest, match="below 1"):
-            await cs.remote_start_transaction("CP1", "TAG", connector_id=0)
+            await cs.core.remote_start_transaction("CP1", "TAG", connector_id=0)
         with pytest.raises(InvalidRequest, match="runs on 'OTHER'"):
-            await cs.remote_stop_transaction("CP1", 1)
+            await cs.core.remote_stop_transaction("CP1", 1)
         with pytest.raises(InvalidRequest, match="whole charge point"):
-            await cs.trigger_message("CP1", MessageTrigger.BOOT_NOTIFICATION, connector_id=1)
+            await cs.remote_trigger.trigger_message(
+                "CP1", MessageTrigger.BOOT_NOTIFICATION, connector_id=1
+            )
         with pytest.raises(InvalidRequest, match="connector 9"):
-            await cs.trigger_message("CP1", MessageTrigger.STATUS_NOTIFICATION, connector_id=9)
+            await cs.remote_trigger.trigger_message(
+                "CP1", MessageTrigger.STATUS_NOTIFICATION, connector_id=9
+            )
         with pytest.raises(InvalidRequest, match="20"):
-            await cs.remote_start_transaction("CP1", "X" * 21)
+            await cs.core.remote_start_transaction("CP1", "X" * 21)
+        bad = ResetRequest(type=ResetType.SOFT)
+        object.__setattr__(bad, "type", "Softish")  # past the class's own check
         with pytest.raises(InvalidRequest):
-            await cs.call("CP1", ResetRequest(type="Softish"))  # type: ignore[arg-type]
+            await cs.call("CP1", bad)
     assert cp.received == []
 
 
@@ -202,7 +210,7 @@ async def test_a_stopped_transaction_cannot_be_stopped_remotely() -> None:
     )
     async with connected(cs) as cp:
         with pytest.raises(InvalidRequest, match="already stopped"):
-            await cs.remote_stop_transaction("CP1", record.transaction_id)
+            await cs.core.remote_stop_transaction("CP1", record.transaction_id)
     assert cp.received == []
 
 
@@ -211,7 +219,7 @@ async def test_a_call_error_from_the_charge_point_is_raised_with_its_code() -> N
     async with connected(cs) as cp:
         cp.answer("UnlockConnector", error=ErrorCode.NOT_SUPPORTED, description="no lock")
         with pytest.raises(CallErrorReceived) as caught:
-            await cs.unlock_connector("CP1", 1)
+            await cs.core.unlock_connector("CP1", 1)
     assert (caught.value.code, caught.value.description) == ("NotSupported", "no lock")
     assert caught.value.action == "UnlockConnector"
 
@@ -219,7 +227,7 @@ async def test_a_call_error_from_the_charge_point_is_raised_with_its_code() -> N
 async def test_calling_a_charge_point_that_is_not_connected() -> None:
     cs = make_central_system()
     with pytest.raises(ChargePointNotConnected):
-        await cs.reset("CP1", ResetType.SOFT)
+        await cs.core.reset("CP1", ResetType.SOFT)
 
 
 async def test_the_raw_call_api_is_typed_and_validated() -> None:

@@ -22,6 +22,12 @@ from ocpp16csms import (
     CallErrorReceived,
     CentralSystem,
     CentralSystemOptions,
+    ErrorCode,
+    Exchange,
+    InvalidRequest,
+    memory_stores,
+)
+from ocpp16csms.messages import (
     CertificateHashData,
     CertificateSignedRequest,
     CertificateSignedResponse,
@@ -33,8 +39,6 @@ from ocpp16csms import (
     DeleteCertificateStatus,
     DiagnosticsStatus,
     DiagnosticsStatusNotificationRequest,
-    ErrorCode,
-    Exchange,
     Firmware,
     FirmwareStatus,
     FirmwareStatusEnumType,
@@ -51,7 +55,6 @@ from ocpp16csms import (
     HashAlgorithm,
     InstallCertificateRequest,
     InstallCertificateResponse,
-    InvalidRequest,
     LogParameters,
     LogStatus,
     LogStatusNotificationRequest,
@@ -66,24 +69,17 @@ from ocpp16csms import (
     UpdateFirmwareStatus,
     UploadLogStatus,
 )
-from ocpp16csms.services.firmware import (
+from ocpp16csms.profiles.firmware.service import (
     DiagnosticsStatusReport,
-    FirmwareOperations,
     FirmwareStatusReport,
     LogStatusReport,
 )
-from ocpp16csms.services.security import SecurityOperations
-from ocpp16csms.stores import ChargePointRecord, memory_stores
+from ocpp16csms.stores import ChargePointRecord
 
 pytestmark = pytest.mark.anyio
 
 
-if issubclass(CentralSystem, FirmwareOperations) and issubclass(CentralSystem, SecurityOperations):
-    _CS = CentralSystem
-else:  # until CentralSystem has the two mixins among its bases
-
-    class _CS(FirmwareOperations, SecurityOperations, CentralSystem):  # type: ignore[no-redef]
-        """The central system with the two mixins."""
+_CS = CentralSystem
 
 
 def make_cs(charge_points: tuple[str, ...] = ("CP1",), **options: Any) -> _CS:
@@ -208,14 +204,14 @@ async def test_firmware_operations_are_sent_and_answered() -> None:
     cs = make_cs()
     async with connected(cs) as cp:
         cp.answer("GetDiagnostics", GetDiagnosticsResponse(file_name="diag-CP1.zip"))
-        updated = await cs.update_firmware(
+        updated = await cs.firmware.update_firmware(
             "CP1",
             "ftp://user:secret@fw.example.com:2121/volt22.bin",
             T0 + timedelta(hours=1),
             retries=3,
             retry_interval=60,
         )
-        diagnostics = await cs.get_diagnostics(
+        diagnostics = await cs.firmware.get_diagnostics(
             "CP1",
             "HTTPS://diag.example.com/upload/",
             retries=0,
@@ -223,7 +219,7 @@ async def test_firmware_operations_are_sent_and_answered() -> None:
             start_time=T0 - timedelta(hours=1),
             stop_time=T0 - timedelta(hours=1),  # an empty span is allowed
         )
-        plain = await cs.get_diagnostics("CP1", "sftp://diag.example.com/in")
+        plain = await cs.firmware.get_diagnostics("CP1", "sftp://diag.example.com/in")
     assert updated == UpdateFirmwareResponse()
     assert diagnostics == GetDiagnosticsResponse(file_name="diag-CP1.zip")
     assert plain.file_name == "diag-CP1.zip"
@@ -268,20 +264,20 @@ async def test_security_operations_are_sent_and_answered() -> None:
             "CertificateSigned", CertificateSignedResponse(status=CertificateSignedStatus.REJECTED)
         )
         answers = [
-            await cs.signed_update_firmware(
+            await cs.security.signed_update_firmware(
                 "CP1", request_id=7, firmware=firmware(), retries=2, retry_interval=30
             ),
-            await cs.get_log(
+            await cs.security.get_log(
                 "CP1", log_type=LogType.SECURITY_LOG, request_id=8, log=log_parameters(), retries=1
             ),
-            await cs.install_certificate(
+            await cs.security.install_certificate(
                 "CP1", CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE, ca_pem()
             ),
-            await cs.delete_certificate("CP1", HASH_DATA),
-            await cs.get_installed_certificate_ids(
+            await cs.security.delete_certificate("CP1", HASH_DATA),
+            await cs.security.get_installed_certificate_ids(
                 "CP1", CertificateUse.MANUFACTURER_ROOT_CERTIFICATE
             ),
-            await cs.certificate_signed("CP1", chain),
+            await cs.security.certificate_signed("CP1", chain),
         ]
     assert answers == [
         SignedUpdateFirmwareResponse(status=UpdateFirmwareStatus.INVALID_CERTIFICATE),
@@ -316,74 +312,88 @@ Operation = Callable[[_CS], Awaitable[Any]]
 
 REFUSED: dict[str, Operation] = {
     # UpdateFirmware: the location rule, retries, aware datetimes
-    "update: empty location": lambda cs: cs.update_firmware("CP1", "", T0),
-    "update: not a URI": lambda cs: cs.update_firmware("CP1", "volt22.bin", T0),
-    "update: file scheme": lambda cs: cs.update_firmware("CP1", "file://server/volt22.bin", T0),
-    "update: unknown scheme": lambda cs: cs.update_firmware("CP1", "gopher://h/volt22.bin", T0),
-    "update: no host": lambda cs: cs.update_firmware("CP1", "https:///volt22.bin", T0),
-    "update: bad port": lambda cs: cs.update_firmware("CP1", "http://h:99999/volt22.bin", T0),
-    "update: space": lambda cs: cs.update_firmware("CP1", "http://h/volt 22.bin", T0),
-    "update: newline": lambda cs: cs.update_firmware("CP1", "http://h/v.bin\n", T0),
-    "update: negative retries": lambda cs: cs.update_firmware(
+    "update: empty location": lambda cs: cs.firmware.update_firmware("CP1", "", T0),
+    "update: not a URI": lambda cs: cs.firmware.update_firmware("CP1", "volt22.bin", T0),
+    "update: file scheme": lambda cs: cs.firmware.update_firmware(
+        "CP1", "file://server/volt22.bin", T0
+    ),
+    "update: unknown scheme": lambda cs: cs.firmware.update_firmware(
+        "CP1", "gopher://h/volt22.bin", T0
+    ),
+    "update: no host": lambda cs: cs.firmware.update_firmware("CP1", "https:///volt22.bin", T0),
+    "update: bad port": lambda cs: cs.firmware.update_firmware(
+        "CP1", "http://h:99999/volt22.bin", T0
+    ),
+    "update: space": lambda cs: cs.firmware.update_firmware("CP1", "http://h/volt 22.bin", T0),
+    "update: newline": lambda cs: cs.firmware.update_firmware("CP1", "http://h/v.bin\n", T0),
+    "update: negative retries": lambda cs: cs.firmware.update_firmware(
         "CP1", "http://h/v.bin", T0, retries=-1
     ),
-    "update: negative interval": lambda cs: cs.update_firmware(
+    "update: negative interval": lambda cs: cs.firmware.update_firmware(
         "CP1", "http://h/v.bin", T0, retry_interval=-1
     ),
-    "update: naive retrieve date": lambda cs: cs.update_firmware("CP1", "http://h/v.bin", NAIVE),
+    "update: naive retrieve date": lambda cs: cs.firmware.update_firmware(
+        "CP1", "http://h/v.bin", NAIVE
+    ),
     # GetDiagnostics
-    "diagnostics: bad location": lambda cs: cs.get_diagnostics("CP1", "ftp:/nohost"),
-    "diagnostics: negative retries": lambda cs: cs.get_diagnostics("CP1", "ftp://h/", retries=-2),
-    "diagnostics: negative interval": lambda cs: cs.get_diagnostics(
+    "diagnostics: bad location": lambda cs: cs.firmware.get_diagnostics("CP1", "ftp:/nohost"),
+    "diagnostics: negative retries": lambda cs: cs.firmware.get_diagnostics(
+        "CP1", "ftp://h/", retries=-2
+    ),
+    "diagnostics: negative interval": lambda cs: cs.firmware.get_diagnostics(
         "CP1", "ftp://h/", retry_interval=-5
     ),
-    "diagnostics: start after stop": lambda cs: cs.get_diagnostics(
+    "diagnostics: start after stop": lambda cs: cs.firmware.get_diagnostics(
         "CP1", "ftp://h/", start_time=LATER, stop_time=T0
     ),
-    "diagnostics: naive start": lambda cs: cs.get_diagnostics("CP1", "ftp://h/", start_time=NAIVE),
-    "diagnostics: naive stop": lambda cs: cs.get_diagnostics("CP1", "ftp://h/", stop_time=NAIVE),
+    "diagnostics: naive start": lambda cs: cs.firmware.get_diagnostics(
+        "CP1", "ftp://h/", start_time=NAIVE
+    ),
+    "diagnostics: naive stop": lambda cs: cs.firmware.get_diagnostics(
+        "CP1", "ftp://h/", stop_time=NAIVE
+    ),
     # SignedUpdateFirmware
-    "signed: bad location": lambda cs: cs.signed_update_firmware(
+    "signed: bad location": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(location="fw.example.com/v.bin")
     ),
-    "signed: install before retrieve": lambda cs: cs.signed_update_firmware(
+    "signed: install before retrieve": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(install_date_time=T0 - timedelta(seconds=1))
     ),
-    "signed: certificate not PEM": lambda cs: cs.signed_update_firmware(
+    "signed: certificate not PEM": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(signing_certificate="MIIB...")
     ),
-    "signed: two certificates": lambda cs: cs.signed_update_firmware(
+    "signed: two certificates": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(signing_certificate=ca_pem() * 2)
     ),
-    "signed: signature not base64": lambda cs: cs.signed_update_firmware(
+    "signed: signature not base64": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(signature="not base64!")
     ),
-    "signed: empty signature": lambda cs: cs.signed_update_firmware(
+    "signed: empty signature": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(signature="")
     ),
-    "signed: negative retries": lambda cs: cs.signed_update_firmware(
+    "signed: negative retries": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(), retries=-1
     ),
-    "signed: negative interval": lambda cs: cs.signed_update_firmware(
+    "signed: negative interval": lambda cs: cs.security.signed_update_firmware(
         "CP1", request_id=1, firmware=firmware(), retry_interval=-1
     ),
     # GetLog
-    "log: bad location": lambda cs: cs.get_log(
+    "log: bad location": lambda cs: cs.security.get_log(
         "CP1",
         log_type=LogType.DIAGNOSTICS_LOG,
         request_id=1,
         log=log_parameters(remote_location="mailto:ops@example.com"),
     ),
-    "log: oldest after latest": lambda cs: cs.get_log(
+    "log: oldest after latest": lambda cs: cs.security.get_log(
         "CP1",
         log_type=LogType.DIAGNOSTICS_LOG,
         request_id=1,
         log=log_parameters(oldest_timestamp=LATER, latest_timestamp=T0),
     ),
-    "log: negative retries": lambda cs: cs.get_log(
+    "log: negative retries": lambda cs: cs.security.get_log(
         "CP1", log_type=LogType.SECURITY_LOG, request_id=1, log=log_parameters(), retries=-1
     ),
-    "log: negative interval": lambda cs: cs.get_log(
+    "log: negative interval": lambda cs: cs.security.get_log(
         "CP1",
         log_type=LogType.SECURITY_LOG,
         request_id=1,
@@ -391,38 +401,38 @@ REFUSED: dict[str, Operation] = {
         retry_interval=-1,
     ),
     # InstallCertificate
-    "install: not PEM": lambda cs: cs.install_certificate(
+    "install: not PEM": lambda cs: cs.security.install_certificate(
         "CP1", CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE, "a certificate"
     ),
-    "install: a CSR": lambda cs: cs.install_certificate(
+    "install: a CSR": lambda cs: cs.security.install_certificate(
         "CP1", CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE, csr_pem()
     ),
-    "install: two certificates": lambda cs: cs.install_certificate(
+    "install: two certificates": lambda cs: cs.security.install_certificate(
         "CP1", CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE, ca_pem() + ca_pem()
     ),
-    "install: text around": lambda cs: cs.install_certificate(
+    "install: text around": lambda cs: cs.security.install_certificate(
         "CP1", CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE, "subject=CN\n" + ca_pem()
     ),
-    "install: body not base64": lambda cs: cs.install_certificate(
+    "install: body not base64": lambda cs: cs.security.install_certificate(
         "CP1",
         CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE,
         "-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----",
     ),
-    "install: body not DER": lambda cs: cs.install_certificate(
+    "install: body not DER": lambda cs: cs.security.install_certificate(
         "CP1", CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE, pem_block("CERTIFICATE", b"hello")
     ),
-    "install: mismatched armour": lambda cs: cs.install_certificate(
+    "install: mismatched armour": lambda cs: cs.security.install_certificate(
         "CP1",
         CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE,
         pem_block("CERTIFICATE").replace("END CERTIFICATE", "END X509 CRL"),
     ),
-    "install: too long": lambda cs: cs.install_certificate(
+    "install: too long": lambda cs: cs.security.install_certificate(
         "CP1", CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE, pem_of_length(5501)
     ),
     # CertificateSigned
-    "signed chain: not PEM": lambda cs: cs.certificate_signed("CP1", "chain"),
-    "signed chain: a CSR": lambda cs: cs.certificate_signed("CP1", csr_pem()),
-    "signed chain: too long": lambda cs: cs.certificate_signed(
+    "signed chain: not PEM": lambda cs: cs.security.certificate_signed("CP1", "chain"),
+    "signed chain: a CSR": lambda cs: cs.security.certificate_signed("CP1", csr_pem()),
+    "signed chain: too long": lambda cs: cs.security.certificate_signed(
         "CP1", pem_of_length(10001, blocks=2)
     ),
 }
@@ -434,17 +444,17 @@ async def test_a_request_failing_a_check_is_refused_and_not_sent(operation: Oper
     async with connected(cs) as cp:
         with pytest.raises(InvalidRequest):
             await operation(cs)
-        await cs.clear_cache("CP1")  # a later call goes out: the check sent nothing before it
+        await cs.core.clear_cache("CP1")  # a later call goes out: the check sent nothing before it
     assert [r.action for r in cp.received] == ["ClearCache"]
 
 
 async def test_the_longest_allowed_pem_texts_are_sent() -> None:
     cs = make_cs()
     async with connected(cs) as cp:
-        await cs.install_certificate(
+        await cs.security.install_certificate(
             "CP1", CertificateUse.MANUFACTURER_ROOT_CERTIFICATE, pem_of_length(5500)
         )
-        await cs.certificate_signed("CP1", pem_of_length(10000, blocks=2))
+        await cs.security.certificate_signed("CP1", pem_of_length(10000, blocks=2))
     assert [r.action for r in cp.received] == ["InstallCertificate", "CertificateSigned"]
 
 
@@ -455,9 +465,9 @@ async def test_status_views_keep_the_newest_report_per_charge_point() -> None:
     cs = make_cs(("CP1", "CP2"))
     clock = cs.clock
     assert isinstance(clock, FakeClock)
-    assert cs.firmware_status("CP1") is None
-    assert cs.diagnostics_status("CP1") is None
-    assert cs.log_status("CP1") is None
+    assert cs.firmware.firmware_status("CP1") is None
+    assert cs.firmware.diagnostics_status("CP1") is None
+    assert cs.firmware.log_status("CP1") is None
     async with connected(cs, "CP1") as cp1, connected(cs, "CP2") as cp2:
         await cp1.call(FirmwareStatusNotificationRequest(status=FirmwareStatus.DOWNLOADING))
         clock.advance(60)
@@ -467,35 +477,35 @@ async def test_status_views_keep_the_newest_report_per_charge_point() -> None:
         await cp1.call(DiagnosticsStatusNotificationRequest(status=DiagnosticsStatus.UPLOADING))
         clock.advance(5)
         await cp1.call(DiagnosticsStatusNotificationRequest(status=DiagnosticsStatus.UPLOADED))
-        assert cs.firmware_status("CP1") == FirmwareStatusReport(
+        assert cs.firmware.firmware_status("CP1") == FirmwareStatusReport(
             status=FirmwareStatus.INSTALLED, signed=False, received_at=T0 + timedelta(seconds=120)
         )
-        assert cs.firmware_status("CP2") == FirmwareStatusReport(
+        assert cs.firmware.firmware_status("CP2") == FirmwareStatusReport(
             status=FirmwareStatus.DOWNLOAD_FAILED,
             signed=False,
             received_at=T0 + timedelta(seconds=60),
         )
-        assert cs.diagnostics_status("CP1") == DiagnosticsStatusReport(
+        assert cs.firmware.diagnostics_status("CP1") == DiagnosticsStatusReport(
             status=DiagnosticsStatus.UPLOADED, received_at=T0 + timedelta(seconds=125)
         )
-        assert cs.diagnostics_status("CP2") is None
+        assert cs.firmware.diagnostics_status("CP2") is None
         # A signed update's notification replaces an unsigned one: it is the newest.
         await cp2.call(
             SignedFirmwareStatusNotificationRequest(
                 status=FirmwareStatusEnumType.INVALID_SIGNATURE, request_id=9
             )
         )
-        assert cs.firmware_status("CP2") == FirmwareStatusReport(
+        assert cs.firmware.firmware_status("CP2") == FirmwareStatusReport(
             status=FirmwareStatusEnumType.INVALID_SIGNATURE,
             signed=True,
             request_id=9,
             received_at=T0 + timedelta(seconds=125),
         )
-        assert cs.firmware_status("CP1").status is FirmwareStatus.INSTALLED  # type: ignore[union-attr]
+        assert cs.firmware.firmware_status("CP1").status is FirmwareStatus.INSTALLED  # type: ignore[union-attr]
     # Connection-independent: the views outlive the connections.
     assert not cs.is_connected("CP1")
-    assert cs.firmware_status("CP1").status is FirmwareStatus.INSTALLED  # type: ignore[union-attr]
-    assert cs.diagnostics_status("CP1").status is DiagnosticsStatus.UPLOADED  # type: ignore[union-attr]
+    assert cs.firmware.firmware_status("CP1").status is FirmwareStatus.INSTALLED  # type: ignore[union-attr]
+    assert cs.firmware.diagnostics_status("CP1").status is DiagnosticsStatus.UPLOADED  # type: ignore[union-attr]
 
 
 async def test_log_status_is_kept_per_request_id() -> None:
@@ -510,16 +520,20 @@ async def test_log_status_is_kept_per_request_id() -> None:
             await cp1.call(LogStatusNotificationRequest(status=status, request_id=request_id))
         await cp2.call(LogStatusNotificationRequest(status=UploadLogStatus.IDLE))
     at = T0
-    assert cs.log_status("CP1", 1) == LogStatusReport(
+    assert cs.firmware.log_status("CP1", 1) == LogStatusReport(
         status=UploadLogStatus.UPLOADED, request_id=1, received_at=at
     )
-    assert cs.log_status("CP1", 2) == LogStatusReport(
+    assert cs.firmware.log_status("CP1", 2) == LogStatusReport(
         status=UploadLogStatus.PERMISSION_DENIED, request_id=2, received_at=at
     )
-    assert cs.log_status("CP1") == cs.log_status("CP1", 2)  # the newest of any request
-    assert cs.log_status("CP1", 3) is None
-    assert cs.log_status("CP2") == LogStatusReport(status=UploadLogStatus.IDLE, received_at=at)
-    assert cs.log_status("CP2", 1) is None
+    assert cs.firmware.log_status("CP1") == cs.firmware.log_status(
+        "CP1", 2
+    )  # the newest of any request
+    assert cs.firmware.log_status("CP1", 3) is None
+    assert cs.firmware.log_status("CP2") == LogStatusReport(
+        status=UploadLogStatus.IDLE, received_at=at
+    )
+    assert cs.firmware.log_status("CP2", 1) is None
 
 
 async def test_log_status_keeps_the_sixteen_newest_request_ids() -> None:
@@ -531,16 +545,18 @@ async def test_log_status_keeps_the_sixteen_newest_request_ids() -> None:
                     status=UploadLogStatus.UPLOADING, request_id=request_id
                 )
             )
-        assert cs.log_status("CP1", 1) is None  # the 17th pushed out the oldest
-        assert cs.log_status("CP1", 2) is not None
+        assert cs.firmware.log_status("CP1", 1) is None  # the 17th pushed out the oldest
+        assert cs.firmware.log_status("CP1", 2) is not None
         # Reporting on an old request again makes it one of the newest: 3 goes next.
         await cp.call(LogStatusNotificationRequest(status=UploadLogStatus.UPLOADED, request_id=2))
-        assert cs.log_status("CP1").request_id == 2  # type: ignore[union-attr]
+        assert cs.firmware.log_status("CP1").request_id == 2  # type: ignore[union-attr]
         await cp.call(LogStatusNotificationRequest(status=UploadLogStatus.IDLE))
-    assert cs.log_status("CP1", 3) is None
-    assert cs.log_status("CP1", 2).status is UploadLogStatus.UPLOADED  # type: ignore[union-attr]
-    assert cs.log_status("CP1", 4) is not None
-    assert cs.log_status("CP1") == LogStatusReport(status=UploadLogStatus.IDLE, received_at=T0)
+    assert cs.firmware.log_status("CP1", 3) is None
+    assert cs.firmware.log_status("CP1", 2).status is UploadLogStatus.UPLOADED  # type: ignore[union-attr]
+    assert cs.firmware.log_status("CP1", 4) is not None
+    assert cs.firmware.log_status("CP1") == LogStatusReport(
+        status=UploadLogStatus.IDLE, received_at=T0
+    )
 
 
 async def test_status_views_follow_a_host_handler_too() -> None:
@@ -557,7 +573,7 @@ async def test_status_views_follow_a_host_handler_too() -> None:
     async with connected(cs) as cp:
         await cp.call(FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLING))
     assert seen == [FirmwareStatus.INSTALLING]
-    assert cs.firmware_status("CP1").status is FirmwareStatus.INSTALLING  # type: ignore[union-attr]
+    assert cs.firmware.firmware_status("CP1").status is FirmwareStatus.INSTALLING  # type: ignore[union-attr]
 
 
 # -- SignCertificate -------------------------------------------------------------------------
@@ -592,7 +608,7 @@ async def test_a_signed_chain_is_sent_after_the_accepted_answer() -> None:
         if isinstance(event, Exchange) and isinstance(event.request, SignCertificateRequest):
             order.append("answer sent")
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with cs, connected(cs) as cp:
         answer = await cp.call(SignCertificateRequest(csr=csr_pem()))
         await wait_until(lambda: cp.received_of(CertificateSignedRequest))
@@ -612,7 +628,7 @@ async def test_signing_requests_of_two_charge_points_go_to_each() -> None:
     async def signer(charge_point_id: str, csr: str) -> str:
         return sign_csr(csr)
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with cs, connected(cs, "CP1") as cp1, connected(cs, "CP2") as cp2:
         await cp1.call(SignCertificateRequest(csr=csr_pem("CP1")))
         await cp2.call(SignCertificateRequest(csr=csr_pem("CP2")))
@@ -648,7 +664,7 @@ async def test_a_csr_that_is_not_pem_is_rejected(
         called.append(csr)
         return sign_csr(csr)
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with cs, connected(cs) as cp:
         answer = await cp.call(SignCertificateRequest(csr=csr))
         await anyio.sleep(0.05)
@@ -664,7 +680,7 @@ async def test_the_legacy_new_certificate_request_label_is_accepted() -> None:
     async def signer(charge_point_id: str, csr: str) -> str:
         return ca_pem()
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     legacy = csr_pem().replace("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")
     async with cs, connected(cs) as cp:
         answer = await cp.call(SignCertificateRequest(csr=legacy))
@@ -683,7 +699,7 @@ async def test_an_approver_that_refuses_answers_rejected_and_nothing_is_signed()
     async def approve(charge_point_id: str, csr: str) -> bool:
         return charge_point_id == "CP2"
 
-    cs.set_certificate_signer(signer, approve=approve)
+    cs.security.set_certificate_signer(signer, approve=approve)
     async with cs, connected(cs, "CP1") as cp1, connected(cs, "CP2") as cp2:
         refused = await cp1.call(SignCertificateRequest(csr=csr_pem("CP1")))
         approved = await cp2.call(SignCertificateRequest(csr=csr_pem("CP2")))
@@ -699,12 +715,12 @@ async def test_a_signer_that_refuses_sends_nothing(caplog: pytest.LogCaptureFixt
     async def signer(charge_point_id: str, csr: str) -> str | None:
         return None
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with cs, connected(cs) as cp:
         # The answer goes out before the signer is asked (whitepaper §5.17).
         answer = await cp.call(SignCertificateRequest(csr=csr_pem()))
         await wait_until(lambda: security_records(caplog, logging.WARNING))
-        await cs.clear_cache("CP1")
+        await cs.core.clear_cache("CP1")
     assert answer.status is GenericStatus.ACCEPTED
     assert "refused" in security_records(caplog, logging.WARNING)[0].getMessage()
     assert [r.action for r in cp.received] == ["ClearCache"]
@@ -722,7 +738,7 @@ async def test_a_failing_signer_is_logged_and_the_central_system_keeps_running(
             raise ConnectionError("the CA is down")
         return sign_csr(csr)
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with cs, connected(cs) as cp:
         first = await cp.call(SignCertificateRequest(csr=csr_pem()))
         await wait_until(lambda: security_records(caplog, logging.ERROR))
@@ -745,7 +761,7 @@ async def test_a_chain_that_is_not_pem_is_logged_and_not_sent(
     async def signer(charge_point_id: str, csr: str) -> str:
         return "not a chain"
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with cs, connected(cs) as cp:
         await cp.call(SignCertificateRequest(csr=csr_pem()))
         await wait_until(lambda: security_records(caplog, logging.ERROR))
@@ -762,7 +778,7 @@ async def test_a_chain_the_charge_point_rejects_is_logged(
     async def signer(charge_point_id: str, csr: str) -> str:
         return sign_csr(csr)
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with cs, connected(cs) as cp:
         cp.answer(
             "CertificateSigned", CertificateSignedResponse(status=CertificateSignedStatus.REJECTED)
@@ -786,7 +802,7 @@ async def test_an_accepted_answer_that_fails_afterwards_signs_nothing() -> None:
         if failures:
             raise failures.pop()
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     cs.add_answer_hook(SignCertificateRequest, hook)  # runs after our handler's Accepted
     async with cs, connected(cs) as cp:
         with pytest.raises(CallErrorReceived) as raised:
@@ -808,7 +824,7 @@ async def test_sign_certificate_is_rejected_while_the_central_system_is_not_runn
         called.append(csr)
         return sign_csr(csr)
 
-    cs.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(signer)
     async with connected(cs) as cp:  # served, but not under `async with cs`
         answer = await cp.call(SignCertificateRequest(csr=csr_pem()))
     assert answer.status is GenericStatus.REJECTED
@@ -822,8 +838,8 @@ async def test_removing_the_signer_makes_sign_certificate_not_supported_again() 
     async def signer(charge_point_id: str, csr: str) -> str:
         return sign_csr(csr)
 
-    cs.set_certificate_signer(signer)
-    cs.set_certificate_signer(None)
+    cs.security.set_certificate_signer(signer)
+    cs.security.set_certificate_signer(None)
     async with cs, connected(cs) as cp:
         with pytest.raises(CallErrorReceived) as raised:
             await cp.call(SignCertificateRequest(csr=csr_pem()))
@@ -837,5 +853,5 @@ async def test_removing_the_signer_keeps_a_host_handler() -> None:
     async def host_handler(request: SignCertificateRequest, context: Any) -> Any:
         raise AssertionError("not called")  # pragma: no cover
 
-    cs.set_certificate_signer(None)
+    cs.security.set_certificate_signer(None)
     assert cs.handler_for(SignCertificateRequest) is host_handler

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ocpp16csms import RegistrationStatus
-from ocpp16csms.security import hash_password
+from ocpp16csms.messages import RegistrationStatus
+from ocpp16csms.profiles.security.passwords import hash_password
 from ocpp16csms.stores import ChargePointRecord
 from ocpp16csms.transports import (
     MAX_CHARGE_POINT_ID_LENGTH,

@@ -9,17 +9,23 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from ocpp16csms.datatypes import AuthorizationData, IdTagInfo
-from ocpp16csms.enums import AuthorizationStatus, UpdateType
+from ocpp16csms.datatypes import (
+    AuthorizationData,
+    IdTagInfo,
+)
+from ocpp16csms.enums import (
+    AuthorizationStatus,
+    UpdateType,
+)
 from ocpp16csms.errors import InvalidRequest
-from ocpp16csms.local_list import (
+from ocpp16csms.messages.local_auth_list import SendLocalListRequest
+from ocpp16csms.profiles.local_auth_list.diff import (
     LocalListError,
     LocalListPlan,
     apply_send_local_list,
     diff_local_list,
     plan_local_list_update,
 )
-from ocpp16csms.profiles.local_auth_list import SendLocalListRequest
 
 # A tiny mixed-case alphabet, so that case-only differences and collisions are common.
 id_tags = st.text(alphabet="aAbBc", min_size=1, max_size=3)

@@ -10,18 +10,37 @@ import pytest
 
 from harness import connected, make_central_system
 from ocpp16csms import CentralSystem
-from ocpp16csms.datatypes import AuthorizationData, IdTagInfo
-from ocpp16csms.enums import AuthorizationStatus, UpdateStatus, UpdateType
-from ocpp16csms.errors import CallErrorReceived, CallTimeout, ErrorCode, InvalidRequest
-from ocpp16csms.local_list import LocalListError, apply_send_local_list
-from ocpp16csms.profiles.local_auth_list import (
+from ocpp16csms.datatypes import (
+    AuthorizationData,
+    IdTagInfo,
+)
+from ocpp16csms.enums import (
+    AuthorizationStatus,
+    UpdateStatus,
+    UpdateType,
+)
+from ocpp16csms.errors import (
+    CallErrorReceived,
+    CallTimeout,
+    ErrorCode,
+    InvalidRequest,
+)
+from ocpp16csms.messages.local_auth_list import (
     GetLocalListVersionRequest,
     GetLocalListVersionResponse,
     SendLocalListRequest,
     SendLocalListResponse,
 )
-from ocpp16csms.services.local_auth_list import LocalListSyncOutcome, LocalListSyncResult
-from ocpp16csms.stores import LocalListState, StoreError
+from ocpp16csms.profiles.local_auth_list import LocalListState
+from ocpp16csms.profiles.local_auth_list.diff import (
+    LocalListError,
+    apply_send_local_list,
+)
+from ocpp16csms.profiles.local_auth_list.service import (
+    LocalListSyncOutcome,
+    LocalListSyncResult,
+)
+from ocpp16csms.stores import StoreError
 from ocpp16csms.testing import ChargePointSimulator
 
 pytestmark = pytest.mark.anyio
@@ -136,7 +155,7 @@ def shape(result: LocalListSyncResult) -> list[tuple[UpdateType, int, int]]:
 async def configure(cs: CentralSystem, cp: ChargePointSimulator, **keys: int) -> None:
     for key, value in keys.items():
         cp.configuration[key] = (str(value), True)
-    await cs.get_configuration("CP1")
+    await cs.core.get_configuration("CP1")
 
 
 # -- sync ----------------------------------------------------------------------------------------
@@ -147,7 +166,7 @@ async def test_first_sync_sends_one_full() -> None:
     desired = tags("A", "B", "C")
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        result = await cs.sync_local_list("CP1", desired)
+        result = await cs.local_auth_list.sync_local_list("CP1", desired)
         await assert_in_sync(cs, model, desired)
     assert result.outcome is LocalListSyncOutcome.UPDATED
     assert shape(result) == [(UpdateType.FULL, 1, 3)]
@@ -160,9 +179,9 @@ async def test_small_change_sends_a_differential() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", tags("A", "B", "C", "D", "E"))
+        await cs.local_auth_list.sync_local_list("CP1", tags("A", "B", "C", "D", "E"))
         desired = [entry("a"), entry("B", BLOCKED), entry("C"), entry("E"), entry("F")]
-        result = await cs.sync_local_list("CP1", desired)
+        result = await cs.local_auth_list.sync_local_list("CP1", desired)
         await assert_in_sync(cs, model, desired)
     assert result.outcome is LocalListSyncOutcome.UPDATED
     assert shape(result) == [(UpdateType.DIFFERENTIAL, 2, 3)]
@@ -178,10 +197,10 @@ async def test_unchanged_list_sends_nothing() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", tags("A", "B"))
+        await cs.local_auth_list.sync_local_list("CP1", tags("A", "B"))
         before = list(cp.received)
         # A change of case alone is no change: id tags are CiString20 (§3.5).
-        result = await cs.sync_local_list("CP1", tags("b", "a"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("b", "a"))
         await assert_in_sync(cs, model, tags("A", "B"))
     assert result.outcome is LocalListSyncOutcome.UP_TO_DATE
     assert result.requests_sent == ()
@@ -194,9 +213,9 @@ async def test_charge_point_that_lost_its_list_gets_a_full() -> None:
     desired = tags("A", "B", "C", "D")
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", desired)
+        await cs.local_auth_list.sync_local_list("CP1", desired)
         model.lose_list()
-        result = await cs.sync_local_list("CP1", desired)
+        result = await cs.local_auth_list.sync_local_list("CP1", desired)
         await assert_in_sync(cs, model, desired)
     assert result.outcome is LocalListSyncOutcome.UPDATED
     # Versions never go down: the Full follows the acknowledged version 1, not the reported 0.
@@ -209,9 +228,9 @@ async def test_lost_list_that_should_be_empty_is_recorded_empty() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", tags("A", "B"))
+        await cs.local_auth_list.sync_local_list("CP1", tags("A", "B"))
         model.lose_list()
-        result = await cs.sync_local_list("CP1", [])
+        result = await cs.local_auth_list.sync_local_list("CP1", [])
         assert as_map(model.entries) == {}
         state = await acknowledged(cs)
     assert result.outcome is LocalListSyncOutcome.UP_TO_DATE
@@ -223,11 +242,11 @@ async def test_clearing_the_list_sends_an_empty_full_once() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", tags("A", "B"))
-        cleared = await cs.sync_local_list("CP1", [])
+        await cs.local_auth_list.sync_local_list("CP1", tags("A", "B"))
+        cleared = await cs.local_auth_list.sync_local_list("CP1", [])
         await assert_in_sync(cs, model, [])
         # The charge point now reports 0 (§5.10); that is not a reason to clear it again.
-        again = await cs.sync_local_list("CP1", [])
+        again = await cs.local_auth_list.sync_local_list("CP1", [])
         state = await acknowledged(cs)
     assert cleared.outcome is LocalListSyncOutcome.UPDATED
     assert shape(cleared) == [(UpdateType.FULL, 2, 0)]
@@ -242,9 +261,9 @@ async def test_version_mismatch_resends_a_full_once() -> None:
     desired = [entry("A"), entry("B", BLOCKED), entry("C"), entry("D")]
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", tags("A", "B", "C", "D"))
+        await cs.local_auth_list.sync_local_list("CP1", tags("A", "B", "C", "D"))
         model.script = [UpdateStatus.VERSION_MISMATCH]
-        result = await cs.sync_local_list("CP1", desired)
+        result = await cs.local_auth_list.sync_local_list("CP1", desired)
         await assert_in_sync(cs, model, desired)
     assert result.outcome is LocalListSyncOutcome.UPDATED
     assert shape(result) == [(UpdateType.DIFFERENTIAL, 2, 1), (UpdateType.FULL, 2, 4)]
@@ -257,10 +276,10 @@ async def test_failed_twice_is_failed_after_two_requests() -> None:
     first = tags("A", "B", "C")
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", first)
+        await cs.local_auth_list.sync_local_list("CP1", first)
         before = len(sent_lists(cp))
         model.script = [UpdateStatus.FAILED, UpdateStatus.FAILED, UpdateStatus.FAILED]
-        result = await cs.sync_local_list("CP1", tags("A", "B", "C", "D"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("A", "B", "C", "D"))
         # Nothing was accepted: the charge point and the store still hold the first list.
         await assert_in_sync(cs, model, first)
     assert result.outcome is LocalListSyncOutcome.FAILED
@@ -276,7 +295,7 @@ async def test_not_supported_status_is_not_retried() -> None:
     async with connected(cs) as cp:
         model = LocalListModel(cp)
         model.script = [UpdateStatus.NOT_SUPPORTED]
-        result = await cs.sync_local_list("CP1", tags("A"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("A"))
         state = await acknowledged(cs)
     assert result.outcome is LocalListSyncOutcome.NOT_SUPPORTED
     assert shape(result) == [(UpdateType.FULL, 1, 1)]
@@ -290,7 +309,7 @@ async def test_version_minus_one_means_no_local_list() -> None:
     async with connected(cs) as cp:
         LocalListModel(cp)
         cp.answer("GetLocalListVersion", GetLocalListVersionResponse(list_version=-1))
-        result = await cs.sync_local_list("CP1", tags("A"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("A"))
         state = await acknowledged(cs)
     assert result.outcome is LocalListSyncOutcome.NOT_SUPPORTED
     assert (result.reported_version, result.final_version) == (-1, -1)
@@ -304,7 +323,7 @@ async def test_a_version_below_minus_one_fails_without_sending() -> None:
     async with connected(cs) as cp:
         LocalListModel(cp)
         cp.answer("GetLocalListVersion", GetLocalListVersionResponse(list_version=-3))
-        result = await cs.sync_local_list("CP1", tags("A"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("A"))
     assert result.outcome is LocalListSyncOutcome.FAILED
     assert sent_lists(cp) == []
 
@@ -316,7 +335,7 @@ async def test_unsupported_call_error_means_no_local_list(action: str, code: Err
     async with connected(cs) as cp:
         LocalListModel(cp)
         cp.answer(action, error=code, description="no local list here")
-        result = await cs.sync_local_list("CP1", tags("A"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("A"))
         state = await acknowledged(cs)
     assert result.outcome is LocalListSyncOutcome.NOT_SUPPORTED
     assert code.value in result.reason
@@ -331,7 +350,7 @@ async def test_other_call_errors_propagate() -> None:
         LocalListModel(cp)
         cp.answer("SendLocalList", error=ErrorCode.INTERNAL_ERROR)
         with pytest.raises(CallErrorReceived) as caught:
-            await cs.sync_local_list("CP1", tags("A"))
+            await cs.local_auth_list.sync_local_list("CP1", tags("A"))
         state = await acknowledged(cs)
     assert caught.value.code == "InternalError"
     assert state is None
@@ -343,10 +362,10 @@ async def test_chunks_follow_send_local_list_max_length() -> None:
     async with connected(cs) as cp:
         model = LocalListModel(cp)
         await configure(cs, cp, SendLocalListMaxLength=2, LocalAuthListMaxLength=10)
-        result = await cs.sync_local_list("CP1", desired)
+        result = await cs.local_auth_list.sync_local_list("CP1", desired)
         await assert_in_sync(cs, model, desired)
         changed = [entry("A", BLOCKED), entry("B", BLOCKED), entry("C", BLOCKED), *tags("D", "E")]
-        second = await cs.sync_local_list("CP1", changed)
+        second = await cs.local_auth_list.sync_local_list("CP1", changed)
         await assert_in_sync(cs, model, changed)
     assert result.outcome is LocalListSyncOutcome.UPDATED
     assert shape(result) == [
@@ -364,7 +383,7 @@ async def test_accepted_chunks_are_kept_when_a_later_one_fails() -> None:
         model = LocalListModel(cp)
         await configure(cs, cp, SendLocalListMaxLength=2)
         model.script = [UpdateStatus.ACCEPTED, UpdateStatus.FAILED, UpdateStatus.FAILED]
-        result = await cs.sync_local_list("CP1", tags("A", "B", "C", "D", "E"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("A", "B", "C", "D", "E"))
         # The first chunk was accepted: both sides hold it at version 1.
         await assert_in_sync(cs, model, tags("A", "B"))
     assert result.outcome is LocalListSyncOutcome.FAILED
@@ -383,7 +402,7 @@ async def test_accepted_chunks_are_kept_when_the_call_times_out() -> None:
         await configure(cs, cp, SendLocalListMaxLength=1)
         model.script = [UpdateStatus.ACCEPTED, HANG]
         with pytest.raises(CallTimeout):
-            await cs.sync_local_list("CP1", tags("A", "B", "C"))
+            await cs.local_auth_list.sync_local_list("CP1", tags("A", "B", "C"))
         await assert_in_sync(cs, model, tags("A"))
 
 
@@ -394,7 +413,7 @@ async def test_desired_list_over_local_auth_list_max_length_sends_nothing() -> N
         await configure(cs, cp, LocalAuthListMaxLength=3)
         before = list(cp.received)
         with pytest.raises(LocalListError, match="LocalAuthListMaxLength"):
-            await cs.sync_local_list("CP1", tags("A", "B", "C", "D"))
+            await cs.local_auth_list.sync_local_list("CP1", tags("A", "B", "C", "D"))
     assert cp.received == before
     assert await acknowledged(cs) is None
 
@@ -413,7 +432,7 @@ async def test_invalid_desired_list_sends_nothing(
     async with connected(cs) as cp:
         LocalListModel(cp)
         with pytest.raises(LocalListError, match=match):
-            await cs.sync_local_list("CP1", desired)
+            await cs.local_auth_list.sync_local_list("CP1", desired)
     assert cp.received == []
 
 
@@ -422,9 +441,9 @@ async def test_every_operation_needs_a_local_list_store() -> None:
     cs = make_central_system(stores=stores)
     async with connected(cs) as cp:
         with pytest.raises(StoreError, match="local_lists"):
-            await cs.sync_local_list("CP1", tags("A"))
+            await cs.local_auth_list.sync_local_list("CP1", tags("A"))
         with pytest.raises(StoreError, match="local_lists"):
-            await cs.send_local_list(
+            await cs.local_auth_list.send_local_list(
                 "CP1", version=1, update_type=UpdateType.FULL, entries=tags("A")
             )
     assert cp.received == []
@@ -438,7 +457,7 @@ async def test_get_local_list_version() -> None:
     async with connected(cs) as cp:
         model = LocalListModel(cp)
         model.entries, model.version = tuple(tags("A")), 17
-        response = await cs.get_local_list_version("CP1")
+        response = await cs.local_auth_list.get_local_list_version("CP1")
     assert response == GetLocalListVersionResponse(list_version=17)
     assert cp.received == [GetLocalListVersionRequest()]
 
@@ -447,11 +466,11 @@ async def test_send_local_list_records_what_is_accepted() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        full = await cs.send_local_list(
+        full = await cs.local_auth_list.send_local_list(
             "CP1", version=3, update_type=UpdateType.FULL, entries=tags("A", "B", "C")
         )
         await assert_in_sync(cs, model, tags("A", "B", "C"))
-        differential = await cs.send_local_list(
+        differential = await cs.local_auth_list.send_local_list(
             "CP1",
             version=4,
             update_type=UpdateType.DIFFERENTIAL,
@@ -460,7 +479,7 @@ async def test_send_local_list_records_what_is_accepted() -> None:
         desired = [entry("A"), entry("C", BLOCKED), entry("D")]
         await assert_in_sync(cs, model, desired)
         model.script = [UpdateStatus.FAILED]
-        failed = await cs.send_local_list(
+        failed = await cs.local_auth_list.send_local_list(
             "CP1", version=9, update_type=UpdateType.FULL, entries=tags("X")
         )
         await assert_in_sync(cs, model, desired)
@@ -475,12 +494,12 @@ async def test_differential_without_an_acknowledged_list_records_nothing() -> No
     async with connected(cs) as cp:
         model = LocalListModel(cp)
         model.entries, model.version = tuple(tags("OLD")), 2
-        response = await cs.send_local_list(
+        response = await cs.local_auth_list.send_local_list(
             "CP1", version=3, update_type=UpdateType.DIFFERENTIAL, entries=tags("NEW")
         )
         state = await acknowledged(cs)
         # The next sync does not trust a list it never saw accepted as a whole.
-        result = await cs.sync_local_list("CP1", tags("NEW"))
+        result = await cs.local_auth_list.sync_local_list("CP1", tags("NEW"))
         await assert_in_sync(cs, model, tags("NEW"))
     assert response.status is UpdateStatus.ACCEPTED
     assert state is None
@@ -507,12 +526,12 @@ async def test_send_local_list_checks_before_sending(
     async with connected(cs) as cp:
         model = LocalListModel(cp)
         await configure(cs, cp, SendLocalListMaxLength=2, LocalAuthListMaxLength=3)
-        await cs.send_local_list(
+        await cs.local_auth_list.send_local_list(
             "CP1", version=2, update_type=UpdateType.FULL, entries=tags("A", "B")
         )
         before = list(cp.received)
         with pytest.raises(InvalidRequest, match=match):
-            await cs.send_local_list(
+            await cs.local_auth_list.send_local_list(
                 "CP1", version=version, update_type=update_type, entries=entries
             )
         assert cp.received == before
@@ -523,9 +542,9 @@ async def test_refused_clear_is_sent_again_as_an_empty_full() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
         model = LocalListModel(cp)
-        await cs.sync_local_list("CP1", tags("A", "B"))
+        await cs.local_auth_list.sync_local_list("CP1", tags("A", "B"))
         model.script = [UpdateStatus.FAILED]
-        result = await cs.sync_local_list("CP1", [])
+        result = await cs.local_auth_list.sync_local_list("CP1", [])
         await assert_in_sync(cs, model, [])
     assert result.outcome is LocalListSyncOutcome.UPDATED
     # The charge point still reports version 1 after refusing: its list is unknown, so the
@@ -542,7 +561,7 @@ async def test_concurrent_syncs_of_one_charge_point_do_not_interleave() -> None:
         results: list[LocalListSyncResult] = []
 
         async def sync(desired: list[AuthorizationData]) -> None:
-            results.append(await cs.sync_local_list("CP1", desired))
+            results.append(await cs.local_auth_list.sync_local_list("CP1", desired))
 
         async with anyio.create_task_group() as group:
             group.start_soon(sync, first)

@@ -13,20 +13,34 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocpp16csms import (
-    ACTIONS,
-    ChargingSchedulePeriod,
-    Direction,
-    HeartbeatResponse,
-    MessageCodec,
-    Profile,
-    StartTransactionRequest,
+from ocpp16csms import Profile
+from ocpp16csms.codec import MessageCodec
+from ocpp16csms.constraints import (
+    MaxLength,
+    Minimum,
+    MinItems,
+    MultipleOf,
+    constraints_of,
+)
+from ocpp16csms.converter import (
     make_converter,
     wire_name,
 )
-from ocpp16csms.constraints import MaxLength, Minimum, MinItems, MultipleOf, constraints_of
-from ocpp16csms.testing import instances, message_classes
-from ocpp16csms.validation import schema_for, validator_for
+from ocpp16csms.messages import (
+    ChargingSchedulePeriod,
+    Direction,
+    HeartbeatResponse,
+    StartTransactionRequest,
+)
+from ocpp16csms.registry import ACTIONS
+from ocpp16csms.testing import (
+    instances,
+    message_classes,
+)
+from ocpp16csms.validation import (
+    schema_for,
+    validator_for,
+)
 
 CLASSES = message_classes()
 converter = make_converter()
@@ -162,15 +176,45 @@ def test_decimal_limits_round_trip_exactly(tenths: int) -> None:
 
 
 def test_codec_refuses_a_bad_outbound_payload_before_anything_is_sent() -> None:
-    from ocpp16csms import InvalidRequest, ResetRequest
+    from ocpp16csms import InvalidRequest
+    from ocpp16csms.messages import ResetRequest
 
+    request = ResetRequest(type="Soft")  # type: ignore[arg-type]
+    object.__setattr__(request, "type", "Sideways")  # past the class's own check
     with pytest.raises(InvalidRequest, match="enum"):
-        MessageCodec().encode(ResetRequest(type="Sideways"))  # type: ignore[arg-type]
+        MessageCodec().encode(request)
+
+
+def test_an_enum_field_takes_the_member_or_its_wire_value_and_refuses_others() -> None:
+    from ocpp16csms.messages import (
+        AuthorizationStatus,
+        CertificateUse,
+        GetInstalledCertificateIdsRequest,
+        IdTagInfo,
+        ResetRequest,
+        ResetType,
+    )
+
+    assert ResetRequest(type="Hard").type is ResetType.HARD  # type: ignore[arg-type]
+    assert IdTagInfo(status=AuthorizationStatus.BLOCKED).status is AuthorizationStatus.BLOCKED
+    with pytest.raises(ValueError, match="'Bogus' is not a AuthorizationStatus"):
+        IdTagInfo(status="Bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ResetType"):
+        ResetRequest(type=None)  # type: ignore[arg-type]
+    request = GetInstalledCertificateIdsRequest(
+        certificate_type="CentralSystemRootCertificate"  # type: ignore[arg-type]
+    )
+    assert request.certificate_type is CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE
 
 
 def test_a_relaxed_date_time_without_offset_is_read_as_utc() -> None:
-    from ocpp16csms import PropertyConstraintViolation, StatusNotificationRequest
-    from ocpp16csms.validation import Relaxation, RelaxedRule, ValidationPolicy
+    from ocpp16csms import PropertyConstraintViolation
+    from ocpp16csms.messages import StatusNotificationRequest
+    from ocpp16csms.validation import (
+        Relaxation,
+        RelaxedRule,
+        ValidationPolicy,
+    )
 
     payload = {
         "connectorId": 1,

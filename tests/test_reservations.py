@@ -18,15 +18,18 @@ from harness import T0, FakeClock, connected, make_central_system
 from ocpp16csms import (
     CallErrorReceived,
     CallTimeout,
+    CentralSystem,
+    ChargePointNotConnected,
+    ErrorCode,
+    InvalidRequest,
+    memory_stores,
+)
+from ocpp16csms.messages import (
     CancelReservationRequest,
     CancelReservationResponse,
     CancelReservationStatus,
-    CentralSystem,
     ChargePointErrorCode,
-    ChargePointNotConnected,
     ChargePointStatus,
-    ErrorCode,
-    InvalidRequest,
     KeyValue,
     ReservationStatus,
     ReserveNowRequest,
@@ -34,7 +37,7 @@ from ocpp16csms import (
     StartTransactionRequest,
     StatusNotificationRequest,
 )
-from ocpp16csms.reservations import (
+from ocpp16csms.profiles.reservation.lifecycle import (
     FINAL_STATES,
     LIVE_STATES,
     RESERVATION_TRANSITIONS,
@@ -50,8 +53,14 @@ from ocpp16csms.reservations import (
     reservation_matches,
     view_reservation,
 )
-from ocpp16csms.stores import IdTagRecord, StoreError, memory_stores
-from ocpp16csms.stores.reservations import MemoryReservationStore, ReservationStore
+from ocpp16csms.profiles.reservation.store import (
+    MemoryReservationStore,
+    ReservationStore,
+)
+from ocpp16csms.stores import (
+    IdTagRecord,
+    StoreError,
+)
 
 EXPIRY = T0 + timedelta(hours=1)
 
@@ -77,7 +86,7 @@ async def reserve(cs: CentralSystem, reservation_id: int = 7, **fields: Any) -> 
     fields.setdefault("connector_id", 1)
     fields.setdefault("id_tag", "TAG-A")
     fields.setdefault("expiry_date", EXPIRY)
-    response = await cs.reserve_now("CP1", reservation_id=reservation_id, **fields)
+    response = await cs.reservation.reserve_now("CP1", reservation_id=reservation_id, **fields)
     return response.status
 
 
@@ -163,9 +172,9 @@ async def test_each_refusal_is_recorded_as_a_final_state(status: ReservationStat
         assert record.status in FINAL_STATES
         # A refused reservation is not cancellable and never expires.
         with pytest.raises(InvalidRequest, match=f"already {status.value}"):
-            await cs.cancel_reservation("CP1", 7)
+            await cs.reservation.cancel_reservation("CP1", 7)
         clock_of(cs).advance(7200)
-        assert await cs.expire_reservations() == []
+        assert await cs.reservation.expire_reservations() == []
     assert cp.received_of(CancelReservationRequest) == []
 
 
@@ -211,11 +220,13 @@ async def test_a_timeout_leaves_the_reservation_requested_until_it_expires() -> 
         # The charge point may hold it: it can still be cancelled...
         with pytest.raises(CallTimeout):
             await reserve(cs, 8)
-        assert (await cs.cancel_reservation("CP1", 8)).status is CancelReservationStatus.ACCEPTED
+        assert (
+            await cs.reservation.cancel_reservation("CP1", 8)
+        ).status is CancelReservationStatus.ACCEPTED
     assert (await record_of(cs, 8)).status is ReservationState.CANCELLED
     # ...and otherwise it expires like an accepted one.
     clock_of(cs).advance(3600)
-    assert [r.reservation_id for r in await cs.expire_reservations()] == [7]
+    assert [r.reservation_id for r in await cs.reservation.expire_reservations()] == [7]
     assert (await record_of(cs)).status is ReservationState.EXPIRED
 
 
@@ -246,7 +257,7 @@ async def test_the_id_of_a_finished_reservation_can_be_reused() -> None:
     cs = make_central_system()
     async with connected(cs):
         await reserve(cs)
-        await cs.cancel_reservation("CP1", 7)
+        await cs.reservation.cancel_reservation("CP1", 7)
         assert await reserve(cs, id_tag="TAG-B") is ReservationStatus.ACCEPTED
     record = await record_of(cs)
     assert (record.id_tag, record.status) == ("TAG-B", ReservationState.ACCEPTED)
@@ -298,12 +309,12 @@ async def test_pre_send_checks_send_and_store_nothing(
 async def test_without_a_reservation_store_nothing_is_sent() -> None:
     stores = attrs.evolve(memory_stores(), reservations=None)
     cs = make_central_system(stores=stores)
-    await cs.accept_charge_point("CP1")
+    await cs.core.accept_charge_point("CP1")
     async with connected(cs) as cp:
         with pytest.raises(StoreError, match="reservations"):
             await reserve(cs)
         with pytest.raises(StoreError, match="reservations"):
-            await cs.cancel_reservation("CP1", 7)
+            await cs.reservation.cancel_reservation("CP1", 7)
         # StartTransaction with a reservation id is still answered (no hook is installed).
         assert (await cp.call(start())).transaction_id == 1
     assert cp.received == []
@@ -318,7 +329,7 @@ async def test_cancel_accepted_cancels() -> None:
     async with connected(cs) as cp:
         await reserve(cs)
         clock_of(cs).advance(30)
-        response = await cs.cancel_reservation("CP1", 7)
+        response = await cs.reservation.cancel_reservation("CP1", 7)
     assert response.status is CancelReservationStatus.ACCEPTED
     assert cp.received_of(CancelReservationRequest) == [CancelReservationRequest(reservation_id=7)]
     record = await record_of(cs)
@@ -340,7 +351,7 @@ async def test_cancel_rejected_leaves_the_reservation_and_reports_it(
             CancelReservationResponse(status=CancelReservationStatus.REJECTED),
         )
         with caplog.at_level(logging.WARNING, logger="ocpp16csms.reservation"):
-            response = await cs.cancel_reservation("CP1", 7)
+            response = await cs.reservation.cancel_reservation("CP1", 7)
     assert response.status is CancelReservationStatus.REJECTED
     assert (await record_of(cs)).status is ReservationState.ACCEPTED
     [warning] = warnings_of(caplog)
@@ -352,7 +363,7 @@ async def test_cancel_rejected_leaves_the_reservation_and_reports_it(
 async def test_cancel_of_an_unknown_id_is_sent() -> None:
     cs = make_central_system()
     async with connected(cs) as cp:
-        response = await cs.cancel_reservation("CP1", 99)
+        response = await cs.reservation.cancel_reservation("CP1", 99)
     assert response.status is CancelReservationStatus.ACCEPTED
     assert cp.received_of(CancelReservationRequest) == [CancelReservationRequest(reservation_id=99)]
     assert await store_of(cs).find() == []
@@ -368,19 +379,19 @@ async def test_expiry_follows_the_clock() -> None:
         await reserve(cs, 1, expiry_date=T0 + timedelta(seconds=60))
         await reserve(cs, 2, expiry_date=T0 + timedelta(seconds=120))
     clock = clock_of(cs)
-    assert await cs.expire_reservations() == []
+    assert await cs.reservation.expire_reservations() == []
     clock.advance(59)
-    assert await cs.expire_reservations() == []
+    assert await cs.reservation.expire_reservations() == []
     clock.advance(1)  # expired at expiry_date == now
-    [expired] = await cs.expire_reservations()
+    [expired] = await cs.reservation.expire_reservations()
     assert (expired.reservation_id, expired.status, expired.updated_at) == (
         1,
         ReservationState.EXPIRED,
         T0 + timedelta(seconds=60),
     )
-    assert await cs.expire_reservations() == []
+    assert await cs.reservation.expire_reservations() == []
     assert (await record_of(cs, 2)).status is ReservationState.ACCEPTED
-    expired_later = await cs.expire_reservations(T0 + timedelta(seconds=500))
+    expired_later = await cs.reservation.expire_reservations(T0 + timedelta(seconds=500))
     assert [r.reservation_id for r in expired_later] == [2]
 
 
@@ -491,7 +502,7 @@ async def test_a_start_with_an_unknown_or_finished_reservation_is_reported(
     cs = make_central_system(id_tags=(IdTagRecord(id_tag="TAG-A"),))
     async with connected(cs) as cp:
         await reserve(cs)
-        await cs.cancel_reservation("CP1", 7)
+        await cs.reservation.cancel_reservation("CP1", 7)
         with caplog.at_level(logging.WARNING, logger="ocpp16csms.reservation"):
             await cp.call(start(reservation_id=99))
             await cp.call(start(meter_start=5))
@@ -521,7 +532,7 @@ async def test_a_store_failure_is_answered_internal_error_and_the_retry_uses_it(
     stores = attrs.evolve(memory_stores(), reservations=flaky)
     await stores.id_tags.save(IdTagRecord(id_tag="TAG-A"))
     cs = make_central_system(stores=stores)
-    await cs.accept_charge_point("CP1")
+    await cs.core.accept_charge_point("CP1")
     async with connected(cs) as cp:
         await reserve(cs)
         flaky.broken = True
@@ -553,26 +564,28 @@ async def test_the_view_reflects_reserved_and_available() -> None:
         await cp.call(status_notification(ChargePointStatus.AVAILABLE, -10))
         await reserve(cs, 1, connector_id=1)
         await reserve(cs, 2, connector_id=0)
-        views = await cs.reservation_view("CP1")
+        views = await cs.reservation.reservation_view("CP1")
         assert [(v.reservation.reservation_id, v.connector_status, v.held) for v in views] == [
             (1, ChargePointStatus.AVAILABLE, None),  # reported before the reservation
             (2, None, None),
         ]
         await cp.call(status_notification(ChargePointStatus.RESERVED, 1))
-        [view, _] = await cs.reservation_view("CP1")
+        [view, _] = await cs.reservation.reservation_view("CP1")
         assert (view.connector_status, view.status_timestamp, view.held) == (
             ChargePointStatus.RESERVED,
             T0 + timedelta(seconds=1),
             True,
         )
         await cp.call(status_notification(ChargePointStatus.AVAILABLE, 2))
-        [view, _] = await cs.reservation_view("CP1")
+        [view, _] = await cs.reservation.reservation_view("CP1")
         assert (view.connector_status, view.held) == (ChargePointStatus.AVAILABLE, False)
         await cp.call(status_notification(ChargePointStatus.UNAVAILABLE, 3, connector=0))
-        [_, view] = await cs.reservation_view("CP1")
+        [_, view] = await cs.reservation.reservation_view("CP1")
         assert (view.connector_status, view.held) == (ChargePointStatus.UNAVAILABLE, False)
-        await cs.cancel_reservation("CP1", 2)
-    assert [v.reservation.reservation_id for v in await cs.reservation_view("CP1")] == [1]
+        await cs.reservation.cancel_reservation("CP1", 2)
+    assert [v.reservation.reservation_id for v in await cs.reservation.reservation_view("CP1")] == [
+        1
+    ]
 
 
 @pytest.mark.parametrize(

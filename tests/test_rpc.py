@@ -9,7 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocpp16csms.errors import ErrorCode, OcppError
+from ocpp16csms.errors import (
+    ErrorCode,
+    OcppError,
+)
 from ocpp16csms.rpc import (
     Call,
     CallError,

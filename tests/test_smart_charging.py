@@ -29,7 +29,7 @@ from _smart_charging_helpers import (
     profile,
     shape,
 )
-from ocpp16csms.smart_charging import (
+from ocpp16csms.profiles.smart_charging.composite import (
     CompositeOptions,
     InstalledProfile,
     TransactionInfo,

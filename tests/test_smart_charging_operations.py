@@ -11,8 +11,16 @@ import attrs
 import pytest
 
 from harness import T0, FakeClock, connected, make_central_system
-from ocpp16csms import CentralSystem, InvalidRequest
-from ocpp16csms.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
+from ocpp16csms import (
+    CentralSystem,
+    InvalidRequest,
+    memory_stores,
+)
+from ocpp16csms.datatypes import (
+    ChargingProfile,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
+)
 from ocpp16csms.enums import (
     ChargingProfileKindType,
     ChargingProfilePurposeType,
@@ -21,7 +29,7 @@ from ocpp16csms.enums import (
     ClearChargingProfileStatus,
     GetCompositeScheduleStatus,
 )
-from ocpp16csms.profiles import (
+from ocpp16csms.messages import (
     ClearChargingProfileRequest,
     ClearChargingProfileResponse,
     GetCompositeScheduleRequest,
@@ -31,10 +39,16 @@ from ocpp16csms.profiles import (
     StartTransactionRequest,
     StopTransactionRequest,
 )
-from ocpp16csms.services.smart_charging import ScheduleDifference, compare_composite_schedules
-from ocpp16csms.smart_charging import ChargingProfileError
-from ocpp16csms.stores import IdTagRecord, StoreError, memory_stores
-from ocpp16csms.stores.charging_profiles import InstalledChargingProfile
+from ocpp16csms.profiles.smart_charging.composite import ChargingProfileError
+from ocpp16csms.profiles.smart_charging.service import (
+    ScheduleDifference,
+    compare_composite_schedules,
+)
+from ocpp16csms.profiles.smart_charging.store import InstalledChargingProfile
+from ocpp16csms.stores import (
+    IdTagRecord,
+    StoreError,
+)
 from ocpp16csms.testing import ChargePointSimulator
 
 pytestmark = pytest.mark.anyio
@@ -138,7 +152,7 @@ async def test_an_accepted_profile_is_sent_and_stored() -> None:
     cs = central_system()
     daily = profile(1, TX_DEFAULT, 2, kind=ABSOLUTE)
     async with connected(cs) as cp:
-        answer = await cs.set_charging_profile("CP1", 0, daily)
+        answer = await cs.smart_charging.set_charging_profile("CP1", 0, daily)
     assert answer.status is ChargingProfileStatus.ACCEPTED
     assert cp.received_of(SetChargingProfileRequest) == [
         SetChargingProfileRequest(connector_id=0, cs_charging_profiles=daily)
@@ -153,19 +167,21 @@ async def test_an_accepted_profile_is_sent_and_stored() -> None:
 async def test_the_same_id_replaces_on_another_connector() -> None:
     cs = central_system()
     async with connected(cs):
-        await cs.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
-        await cs.set_charging_profile("CP1", 2, profile(1, TX_DEFAULT, 3))
-        await cs.set_charging_profile("CP1", 1, profile(2, TX_DEFAULT, 1))
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
+        await cs.smart_charging.set_charging_profile("CP1", 2, profile(1, TX_DEFAULT, 3))
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(2, TX_DEFAULT, 1))
     assert await stored(cs) == [(1, 2), (2, 1)]
 
 
 async def test_the_same_connector_purpose_and_stack_level_replaces() -> None:
     cs = central_system()
     async with connected(cs):
-        await cs.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
-        await cs.set_charging_profile("CP1", 2, profile(2, TX_DEFAULT, 0))
-        await cs.set_charging_profile("CP1", 1, profile(3, TX_DEFAULT, 0, ((0, 6.0),)))
-        await cs.set_charging_profile("CP1", 1, profile(4, TX_DEFAULT, 1))
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
+        await cs.smart_charging.set_charging_profile("CP1", 2, profile(2, TX_DEFAULT, 0))
+        await cs.smart_charging.set_charging_profile(
+            "CP1", 1, profile(3, TX_DEFAULT, 0, ((0, 6.0),))
+        )
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(4, TX_DEFAULT, 1))
     assert await stored(cs) == [(1, 3), (1, 4), (2, 2)]
 
 
@@ -175,9 +191,9 @@ async def test_the_same_connector_purpose_and_stack_level_replaces() -> None:
 async def test_a_refused_profile_is_not_stored(status: ChargingProfileStatus) -> None:
     cs = central_system()
     async with connected(cs) as cp:
-        await cs.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
         cp.answer("SetChargingProfile", SetChargingProfileResponse(status=status))
-        answer = await cs.set_charging_profile("CP1", 1, profile(2, TX_DEFAULT, 0))
+        answer = await cs.smart_charging.set_charging_profile("CP1", 1, profile(2, TX_DEFAULT, 0))
         assert answer.status is status
         assert len(cp.received_of(SetChargingProfileRequest)) == 2
     assert await stored(cs) == [(1, 1)]
@@ -187,14 +203,18 @@ async def test_a_tx_profile_goes_to_the_running_transaction() -> None:
     cs = central_system()
     async with connected(cs) as cp:
         with pytest.raises(ChargingProfileError) as no_transaction:
-            await cs.set_charging_profile("CP1", 1, profile(1, TX))
+            await cs.smart_charging.set_charging_profile("CP1", 1, profile(1, TX))
         transaction_id = await start_transaction(cp, 1)
         with pytest.raises(ChargingProfileError) as wrong_transaction:
-            await cs.set_charging_profile("CP1", 1, profile(1, TX, transaction_id=999))
+            await cs.smart_charging.set_charging_profile(
+                "CP1", 1, profile(1, TX, transaction_id=999)
+            )
         with pytest.raises(ChargingProfileError) as other_connector:
-            await cs.set_charging_profile("CP1", 2, profile(1, TX))
+            await cs.smart_charging.set_charging_profile("CP1", 2, profile(1, TX))
         assert cp.received_of(SetChargingProfileRequest) == []
-        await cs.set_charging_profile("CP1", 1, profile(1, TX, transaction_id=transaction_id))
+        await cs.smart_charging.set_charging_profile(
+            "CP1", 1, profile(1, TX, transaction_id=transaction_id)
+        )
     assert no_transaction.value.rule == "tx_profile_transaction"
     assert wrong_transaction.value.rule == "tx_profile_transaction_id"
     assert other_connector.value.rule == "tx_profile_transaction"
@@ -213,23 +233,23 @@ async def test_limits_reported_by_get_configuration_are_enforced_before_sending(
         )
         three_periods = profile(1, periods=((0, 16.0), (60, 10.0), (120, 6.0)))
         # Nothing known yet: the charge point decides.
-        await cs.set_charging_profile("CP1", 1, three_periods)
-        await cs.clear_charging_profile("CP1")
-        await cs.get_configuration("CP1")
+        await cs.smart_charging.set_charging_profile("CP1", 1, three_periods)
+        await cs.smart_charging.clear_charging_profile("CP1")
+        await cs.core.get_configuration("CP1")
         sent_before = len(cp.received)
         with pytest.raises(ChargingProfileError) as too_many_periods:
-            await cs.set_charging_profile("CP1", 1, three_periods)
-        await cs.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
-        await cs.set_charging_profile("CP1", 2, profile(2, TX_DEFAULT, 0))
+            await cs.smart_charging.set_charging_profile("CP1", 1, three_periods)
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 0))
+        await cs.smart_charging.set_charging_profile("CP1", 2, profile(2, TX_DEFAULT, 0))
         sent_full = len(cp.received)
         with pytest.raises(ChargingProfileError) as full:
-            await cs.set_charging_profile("CP1", 1, profile(3, TX_DEFAULT, 1))
+            await cs.smart_charging.set_charging_profile("CP1", 1, profile(3, TX_DEFAULT, 1))
         with pytest.raises(InvalidRequest, match="connector 3 does not exist"):
-            await cs.set_charging_profile("CP1", 3, profile(3, TX_DEFAULT, 1))
+            await cs.smart_charging.set_charging_profile("CP1", 3, profile(3, TX_DEFAULT, 1))
         assert len(cp.received) == sent_full
         # What the new profile replaces leaves room for it, by id or by key.
-        await cs.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 5))
-        await cs.set_charging_profile("CP1", 2, profile(4, TX_DEFAULT, 0))
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(1, TX_DEFAULT, 5))
+        await cs.smart_charging.set_charging_profile("CP1", 2, profile(4, TX_DEFAULT, 0))
     assert too_many_periods.value.rule == "max_periods"
     assert full.value.rule == "max_installed"
     assert sent_full == sent_before + 2
@@ -241,9 +261,9 @@ async def test_without_a_profile_store_nothing_is_sent() -> None:
     cs = make_central_system(stores=stores)
     async with connected(cs) as cp:
         with pytest.raises(StoreError, match="charging_profiles"):
-            await cs.set_charging_profile("CP1", 1, profile(1))
+            await cs.smart_charging.set_charging_profile("CP1", 1, profile(1))
         with pytest.raises(StoreError, match="charging_profiles"):
-            await cs.clear_charging_profile("CP1")
+            await cs.smart_charging.clear_charging_profile("CP1")
     assert cp.received == []
 
 
@@ -282,8 +302,8 @@ async def test_clear_removes_what_the_charge_point_removes(
     cs = central_system()
     async with connected(cs) as cp:
         for connector_id, p in INSTALLED:
-            await cs.set_charging_profile("CP1", connector_id, p)
-        answer = await cs.clear_charging_profile("CP1", **criteria)  # type: ignore[arg-type]
+            await cs.smart_charging.set_charging_profile("CP1", connector_id, p)
+        answer = await cs.smart_charging.clear_charging_profile("CP1", **criteria)  # type: ignore[arg-type]
     assert answer.status is ClearChargingProfileStatus.ACCEPTED
     assert cp.received_of(ClearChargingProfileRequest) == [
         ClearChargingProfileRequest(
@@ -300,13 +320,13 @@ async def test_clear_answered_unknown_removes_nothing(caplog: pytest.LogCaptureF
     cs = central_system()
     async with connected(cs) as cp:
         for connector_id, p in INSTALLED:
-            await cs.set_charging_profile("CP1", connector_id, p)
+            await cs.smart_charging.set_charging_profile("CP1", connector_id, p)
         cp.answer(
             "ClearChargingProfile",
             ClearChargingProfileResponse(status=ClearChargingProfileStatus.UNKNOWN),
         )
         for criteria in ({}, {"charging_profile_id": 3}, {"connector_id": 1}):
-            answer = await cs.clear_charging_profile("CP1", **criteria)  # type: ignore[arg-type]
+            answer = await cs.smart_charging.clear_charging_profile("CP1", **criteria)  # type: ignore[arg-type]
             assert answer.status is ClearChargingProfileStatus.UNKNOWN
     assert {profile_id for _, profile_id in await stored(cs)} == ALL
     assert caplog.text.count("the store holds matching profiles") == 3
@@ -320,11 +340,15 @@ async def test_stop_transaction_drops_the_tx_profiles_of_that_transaction() -> N
     async with connected(cs) as cp:
         first = await start_transaction(cp, 1)
         second = await start_transaction(cp, 2)
-        await cs.set_charging_profile("CP1", 1, profile(1, TX, 0, transaction_id=first))
-        await cs.set_charging_profile("CP1", 1, profile(2, TX, 1))
-        await cs.set_charging_profile("CP1", 1, profile(3, TX_DEFAULT, 0))
-        await cs.set_charging_profile("CP1", 2, profile(4, TX, 0, transaction_id=second))
-        await cs.set_charging_profile("CP1", 2, profile(5, TX, 1))
+        await cs.smart_charging.set_charging_profile(
+            "CP1", 1, profile(1, TX, 0, transaction_id=first)
+        )
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(2, TX, 1))
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(3, TX_DEFAULT, 0))
+        await cs.smart_charging.set_charging_profile(
+            "CP1", 2, profile(4, TX, 0, transaction_id=second)
+        )
+        await cs.smart_charging.set_charging_profile("CP1", 2, profile(5, TX, 1))
         await stop_transaction(cp, first)
         assert await stored(cs) == [(1, 3), (2, 4), (2, 5)]
         await stop_transaction(cp, first)  # a retry drops nothing more
@@ -348,8 +372,10 @@ async def test_a_late_stop_keeps_the_tx_profiles_of_the_transaction_running_now(
         )
         new = await start_transaction(cp, 1)
         # Both are active in the store now; the later one is the one running.
-        await cs.set_charging_profile("CP1", 1, profile(2, TX, 1))
-        await cs.set_charging_profile("CP1", 1, profile(3, TX, 2, transaction_id=new))
+        await cs.smart_charging.set_charging_profile("CP1", 1, profile(2, TX, 1))
+        await cs.smart_charging.set_charging_profile(
+            "CP1", 1, profile(3, TX, 2, transaction_id=new)
+        )
         await stop_transaction(cp, old)
         assert await stored(cs) == [(1, 2), (1, 3)]
         await stop_transaction(cp, new)
@@ -369,9 +395,9 @@ async def test_get_composite_schedule_asks_the_charge_point() -> None:
     )
     async with connected(cs) as cp:
         cp.answer("GetCompositeSchedule", reported)
-        answer = await cs.get_composite_schedule("CP1", 1, 3600, A)
+        answer = await cs.smart_charging.get_composite_schedule("CP1", 1, 3600, A)
         with pytest.raises(InvalidRequest, match="duration"):
-            await cs.get_composite_schedule("CP1", 1, 0)
+            await cs.smart_charging.get_composite_schedule("CP1", 1, 0)
     assert answer == reported
     assert cp.received_of(GetCompositeScheduleRequest) == [
         GetCompositeScheduleRequest(connector_id=1, duration=3600, charging_rate_unit=A)
@@ -387,17 +413,17 @@ async def install_scenario(cs: CentralSystem, cp: ChargePointSimulator) -> None:
       1200 s, so until 600 s.
     """
     cp.configuration["NumberOfConnectors"] = ("2", True)
-    await cs.get_configuration("CP1")
+    await cs.core.get_configuration("CP1")
     transaction_id = await start_transaction(cp, 1, offset=-600)
-    await cs.set_charging_profile(
+    await cs.smart_charging.set_charging_profile(
         "CP1", 0, profile(1, CP_MAX, 0, ((0, 40.0), (1800, 20.0)), kind=ABSOLUTE)
     )
-    await cs.set_charging_profile(
+    await cs.smart_charging.set_charging_profile(
         "CP1",
         0,
         profile(2, TX_DEFAULT, 0, ((0, 32.0), (7200, 16.0)), kind=ABSOLUTE, start_offset=-3600),
     )
-    await cs.set_charging_profile(
+    await cs.smart_charging.set_charging_profile(
         "CP1", 1, profile(3, TX, 0, ((0, 10.0),), duration=1200, transaction_id=transaction_id)
     )
 
@@ -407,16 +433,16 @@ async def test_expected_composite_schedule_is_computed_from_the_store() -> None:
     async with connected(cs) as cp:
         await install_scenario(cs, cp)
         sent = len(cp.received)
-        connector_1 = await cs.expected_composite_schedule("CP1", 1, 7200)
+        connector_1 = await cs.smart_charging.expected_composite_schedule("CP1", 1, 7200)
         # Connector 0: connector 1 (10, 32 from 600, 16 from 3600) plus the idle connector 2
         # (32, 16 from 3600) gives 42, 64, 32; capped at 40, then 20 from 1800.
-        total = await cs.expected_composite_schedule("CP1", 0, 7200)
-        in_watts = await cs.expected_composite_schedule("CP1", 1, 1200, W)
+        total = await cs.smart_charging.expected_composite_schedule("CP1", 0, 7200)
+        in_watts = await cs.smart_charging.expected_composite_schedule("CP1", 1, 1200, W)
         clock = cs.clock
         assert isinstance(clock, FakeClock)
         clock.advance(600)
-        later = await cs.expected_composite_schedule("CP1", 1, 7200)
-        explicit = await cs.expected_composite_schedule("CP1", 1, 7200, start=T0)
+        later = await cs.smart_charging.expected_composite_schedule("CP1", 1, 7200)
+        explicit = await cs.smart_charging.expected_composite_schedule("CP1", 1, 7200, start=T0)
         assert len(cp.received) == sent
     assert connector_1 == schedule(
         [(0, 10.0), (600, 32.0), (1800, 20.0), (3600, 16.0)], duration=7200
@@ -436,7 +462,7 @@ async def test_the_expected_schedule_follows_the_stop_of_the_transaction() -> No
         await install_scenario(cs, cp)
         (running,) = await cs.stores.transactions.active(charge_point_id="CP1")
         await stop_transaction(cp, running.transaction_id)
-        idle = await cs.expected_composite_schedule("CP1", 1, 7200)
+        idle = await cs.smart_charging.expected_composite_schedule("CP1", 1, 7200)
     assert idle == schedule([(0, 32.0), (1800, 20.0), (3600, 16.0)], duration=7200)
 
 
@@ -444,7 +470,7 @@ async def test_a_matching_report_compares_equal_end_to_end() -> None:
     cs = central_system()
     async with connected(cs) as cp:
         await install_scenario(cs, cp)
-        expected = await cs.expected_composite_schedule("CP1", 1, 7200)
+        expected = await cs.smart_charging.expected_composite_schedule("CP1", 1, 7200)
         assert expected is not None
         cp.answer(
             "GetCompositeSchedule",
@@ -455,7 +481,7 @@ async def test_a_matching_report_compares_equal_end_to_end() -> None:
                 charging_schedule=attrs.evolve(expected, start_schedule=None),
             ),
         )
-        reported = await cs.get_composite_schedule("CP1", 1, 7200)
+        reported = await cs.smart_charging.get_composite_schedule("CP1", 1, 7200)
     assert compare_composite_schedules(expected, reported) == []
     other = attrs.evolve(reported, schedule_start=T0 + timedelta(seconds=1))
     assert compare_composite_schedules(expected, other) != []

@@ -28,9 +28,16 @@ from _smart_charging_helpers import (
     transaction_maps,
     window_starts,
 )
-from ocpp16csms.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
-from ocpp16csms.enums import ChargingProfilePurposeType, ChargingRateUnitType
-from ocpp16csms.smart_charging import (
+from ocpp16csms.datatypes import (
+    ChargingProfile,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
+)
+from ocpp16csms.enums import (
+    ChargingProfilePurposeType,
+    ChargingRateUnitType,
+)
+from ocpp16csms.profiles.smart_charging.composite import (
     CompositeOptions,
     InstalledProfile,
     TransactionInfo,

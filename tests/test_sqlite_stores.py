@@ -15,6 +15,7 @@ import anyio
 import attrs
 import pytest
 
+from ocpp16csms import Stores
 from ocpp16csms.datatypes import (
     AuthorizationData,
     ChargingProfile,
@@ -34,16 +35,15 @@ from ocpp16csms.enums import (
     ChargingRateUnitType,
     RegistrationStatus,
 )
-from ocpp16csms.reservations import ReservationRecord
+from ocpp16csms.profiles.local_auth_list import LocalListState
+from ocpp16csms.profiles.reservation.lifecycle import ReservationRecord
+from ocpp16csms.profiles.smart_charging import InstalledChargingProfile
 from ocpp16csms.stores import (
     BootInfo,
     ChargePointRecord,
     ConnectorStatus,
     IdTagRecord,
-    InstalledChargingProfile,
-    LocalListState,
     StoreError,
-    Stores,
     TransactionRecord,
     TransactionStart,
 )
@@ -256,9 +256,17 @@ async def test_a_value_outside_its_enumeration_reads_back_as_text() -> None:
 async def test_a_central_system_runs_a_charging_session_on_sqlite(tmp_path: Path) -> None:
     import anyio
 
-    from ocpp16csms import CentralSystem, ChargePointRecord, IdTagRecord, RegistrationStatus
-    from ocpp16csms.stores import sqlite_stores
-    from ocpp16csms.testing import ChargePointSimulator, memory_connection_pair
+    from ocpp16csms import (
+        CentralSystem,
+        ChargePointRecord,
+        IdTagRecord,
+        sqlite_stores,
+    )
+    from ocpp16csms.messages import RegistrationStatus
+    from ocpp16csms.testing import (
+        ChargePointSimulator,
+        memory_connection_pair,
+    )
 
     async with sqlite_stores(tmp_path / "csms.db") as stores:
         await stores.charge_points.save(

@@ -23,7 +23,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocpp16csms.datatypes import KeyValue, MeterValue, SampledValue
+from ocpp16csms import (
+    Stores,
+    memory_stores,
+)
+from ocpp16csms.datatypes import (
+    KeyValue,
+    MeterValue,
+    SampledValue,
+)
 from ocpp16csms.enums import (
     AuthorizationStatus,
     ChargePointErrorCode,
@@ -46,13 +54,11 @@ from ocpp16csms.stores import (
     IdTagRecord,
     IdTagStore,
     StoredMeterValue,
-    Stores,
     TransactionRecord,
     TransactionStart,
     TransactionStop,
     TransactionStore,
     UnknownChargePoint,
-    memory_stores,
 )
 
 StoreFactory = Callable[[], Stores | AbstractContextManager[Stores]]

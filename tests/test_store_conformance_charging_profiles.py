@@ -17,14 +17,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocpp16csms.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
+from ocpp16csms.datatypes import (
+    ChargingProfile,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
+)
 from ocpp16csms.enums import (
     ChargingProfileKindType,
     ChargingProfilePurposeType,
     ChargingRateUnitType,
     RecurrencyKindType,
 )
-from ocpp16csms.stores.charging_profiles import (
+from ocpp16csms.profiles.smart_charging.store import (
     ChargingProfileStore,
     InstalledChargingProfile,
     clear_matches,

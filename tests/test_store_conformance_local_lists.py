@@ -13,9 +13,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ocpp16csms.datatypes import AuthorizationData, IdTagInfo
+from ocpp16csms.datatypes import (
+    AuthorizationData,
+    IdTagInfo,
+)
 from ocpp16csms.enums import AuthorizationStatus
-from ocpp16csms.stores import LocalListState, LocalListStore
+from ocpp16csms.profiles.local_auth_list import (
+    LocalListState,
+    LocalListStore,
+)
 from test_store_conformance import STORE_FACTORIES, opened
 
 pytestmark = pytest.mark.anyio

@@ -13,9 +13,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import attrs
 import pytest
 
-from ocpp16csms.reservations import LIVE_STATES, ReservationRecord, ReservationState
-from ocpp16csms.stores import Stores
-from ocpp16csms.stores.reservations import ReservationStore
+from ocpp16csms import Stores
+from ocpp16csms.profiles.reservation.lifecycle import (
+    LIVE_STATES,
+    ReservationRecord,
+    ReservationState,
+)
+from ocpp16csms.profiles.reservation.store import ReservationStore
 from test_store_conformance import STORE_FACTORIES, StoreFactory, opened
 
 pytestmark = pytest.mark.anyio

@@ -13,8 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ocpp16csms.errors import ErrorCode
-from ocpp16csms.testing import faulty_payloads, payloads
-from ocpp16csms.validation import Violation, reference_violations, schema_for, validator_for
+from ocpp16csms.testing import (
+    faulty_payloads,
+    payloads,
+)
+from ocpp16csms.validation import (
+    Violation,
+    reference_violations,
+    schema_for,
+    validator_for,
+)
 
 SCHEMA_NAMES = sorted(
     entry.name.removesuffix(".json")

@@ -10,7 +10,10 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from ocpp16csms.validation import schema_for, validator_for
+from ocpp16csms.validation import (
+    schema_for,
+    validator_for,
+)
 
 SCHEMA_DIR = resources.files("ocpp16csms").joinpath("schemas")
 SCHEMA_NAMES = sorted(

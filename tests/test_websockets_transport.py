@@ -22,27 +22,30 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from harness import BOOT, T0, make_central_system, wait_until
 from ocpp16csms import (
+    CentralSystem,
+    ChargePointConnected,
+    ChargePointDisconnected,
+    ConnectionLost,
+    Exchange,
+    InvalidRequest,
+    memory_stores,
+)
+from ocpp16csms.messages import (
     AuthorizationStatus,
     AuthorizeRequest,
     AvailabilityStatus,
     AvailabilityType,
-    CentralSystem,
     ChangeAvailabilityRequest,
     ChangeConfigurationRequest,
-    ChargePointConnected,
-    ChargePointDisconnected,
     ChargePointErrorCode,
     ChargePointStatus,
     ClearCacheRequest,
     ClearCacheStatus,
     ConfigurationStatus,
-    ConnectionLost,
     DataTransferRequest,
     DataTransferStatus,
-    Exchange,
     GetConfigurationRequest,
     HeartbeatRequest,
-    InvalidRequest,
     MessageTrigger,
     MeterValue,
     MeterValuesRequest,
@@ -63,12 +66,19 @@ from ocpp16csms import (
     UnlockConnectorRequest,
     UnlockStatus,
 )
-from ocpp16csms.security import hash_password
-from ocpp16csms.stores import ChargePointRecord, IdTagRecord, memory_stores
+from ocpp16csms.profiles.security.passwords import hash_password
+from ocpp16csms.stores import (
+    ChargePointRecord,
+    IdTagRecord,
+)
 from ocpp16csms.testing import ChargePointSimulator
 from ocpp16csms.testing.websocket import connect_simulator
 from ocpp16csms.transports import HandshakeOptions
-from ocpp16csms.transports.websockets import OcppWebSocketServer, WebSocketOptions, serve
+from ocpp16csms.transports.websockets import (
+    OcppWebSocketServer,
+    WebSocketOptions,
+    serve,
+)
 from tls import TestPKI
 
 pytestmark = pytest.mark.anyio
@@ -288,28 +298,28 @@ async def test_every_core_operation_is_sent_and_answered() -> None:
             )
             tx = started.transaction_id
 
-            answer: Any = await cs.change_availability("CP1", 0, AvailabilityType.INOPERATIVE)
+            answer: Any = await cs.core.change_availability("CP1", 0, AvailabilityType.INOPERATIVE)
             assert answer.status is AvailabilityStatus.ACCEPTED
-            answer = await cs.change_configuration("CP1", "HeartbeatInterval", "120")
+            answer = await cs.core.change_configuration("CP1", "HeartbeatInterval", "120")
             assert answer.status is ConfigurationStatus.ACCEPTED
-            answer = await cs.clear_cache("CP1")
+            answer = await cs.core.clear_cache("CP1")
             assert answer.status is ClearCacheStatus.ACCEPTED
-            answer = await cs.get_configuration("CP1", ["NumberOfConnectors", "Nope"])
+            answer = await cs.core.get_configuration("CP1", ["NumberOfConnectors", "Nope"])
             assert [(k.key, k.value, k.readonly) for k in answer.configuration_key] == [
                 ("NumberOfConnectors", "2", True)
             ]
             assert answer.unknown_key == ("Nope",)
-            answer = await cs.remote_start_transaction("CP1", "TAG1", connector_id=2)
+            answer = await cs.core.remote_start_transaction("CP1", "TAG1", connector_id=2)
             assert answer.status is RemoteStartStopStatus.ACCEPTED
-            answer = await cs.remote_stop_transaction("CP1", tx)
+            answer = await cs.core.remote_stop_transaction("CP1", tx)
             assert answer.status is RemoteStartStopStatus.ACCEPTED
-            answer = await cs.reset("CP1", ResetType.SOFT)
+            answer = await cs.core.reset("CP1", ResetType.SOFT)
             assert answer.status is ResetStatus.ACCEPTED
-            answer = await cs.unlock_connector("CP1", 2)
+            answer = await cs.core.unlock_connector("CP1", 2)
             assert answer.status is UnlockStatus.UNLOCKED
-            answer = await cs.data_transfer("CP1", "Acme", message_id="hello", data="42")
+            answer = await cs.core.data_transfer("CP1", "Acme", message_id="hello", data="42")
             assert answer.status is DataTransferStatus.ACCEPTED
-            answer = await cs.trigger_message("CP1", MessageTrigger.HEARTBEAT)
+            answer = await cs.remote_trigger.trigger_message("CP1", MessageTrigger.HEARTBEAT)
             assert answer.status is TriggerMessageStatus.ACCEPTED
 
     # What the charge point received, decoded from the wire.
@@ -347,7 +357,7 @@ async def test_profile_1_with_the_right_password_connects() -> None:
         async with running(cs) as server:
             async with connect_simulator(url(server), "CP1", password=PASSWORD) as cp:
                 assert (await cp.call(BOOT)).status is RegistrationStatus.ACCEPTED
-                assert (await cs.reset("CP1", ResetType.HARD)).status is ResetStatus.ACCEPTED
+                assert (await cs.core.reset("CP1", ResetType.HARD)).status is ResetStatus.ACCEPTED
 
 
 @pytest.mark.parametrize("profile", [1, 2])
@@ -438,7 +448,7 @@ async def test_profile_2_over_tls_with_the_right_password(pki: TestPKI) -> None:
                 url(server, "wss"), "CP2", password=PASSWORD, ssl_context=pki.client_context()
             ) as cp:
                 assert (await cp.call(BOOT)).status is RegistrationStatus.ACCEPTED
-                assert (await cs.clear_cache("CP2")).status is ClearCacheStatus.ACCEPTED
+                assert (await cs.core.clear_cache("CP2")).status is ClearCacheStatus.ACCEPTED
             status = await refused_status(
                 url(server, "wss"), "CP2", password="nope", ssl_context=pki.client_context()
             )
@@ -460,7 +470,7 @@ async def test_profiles_2_and_3_share_one_tls_port(pki: TestPKI) -> None:
             ):
                 assert (await cp2.call(BOOT)).status is RegistrationStatus.ACCEPTED
                 assert (await cp3.call(BOOT)).status is RegistrationStatus.ACCEPTED
-                assert (await cs.reset("CP3", ResetType.SOFT)).status is ResetStatus.ACCEPTED
+                assert (await cs.core.reset("CP3", ResetType.SOFT)).status is ResetStatus.ACCEPTED
                 assert cs.connected_charge_points == {"CP2", "CP3"}
     assert ChargePointConnected("CP3") in events
 
@@ -648,7 +658,7 @@ async def test_a_charge_point_disconnecting_mid_call_fails_the_call(how: str) ->
 
     async def reset() -> None:
         try:
-            await cs.reset("CP1", ResetType.HARD)
+            await cs.core.reset("CP1", ResetType.HARD)
         except ConnectionLost as lost:
             failures.append(lost)
 
@@ -689,7 +699,7 @@ async def test_a_charge_point_call_pending_when_it_disconnects_does_not_hang() -
     async def slow_heartbeat(request: HeartbeatRequest, context: Any) -> Any:
         handled.set()
         await release.wait()
-        return await cs.core.heartbeat(request, context)  # type: ignore[attr-defined]
+        return await cs.core.handlers.heartbeat(request, context)  # type: ignore[attr-defined]
 
     with anyio.fail_after(TIMEOUT):
         async with running(cs) as server:
@@ -726,7 +736,7 @@ async def test_a_frame_over_max_frame_size_closes_only_that_connection() -> None
                 # The other connection is untouched, both ways.
                 assert cs.is_connected("SMALL")
                 assert (await small.call(BOOT)).status is RegistrationStatus.ACCEPTED
-                assert (await cs.reset("SMALL", ResetType.SOFT)).status is ResetStatus.ACCEPTED
+                assert (await cs.core.reset("SMALL", ResetType.SOFT)).status is ResetStatus.ACCEPTED
 
 
 async def test_close_ends_every_connection_and_fails_pending_calls() -> None:
@@ -736,7 +746,7 @@ async def test_close_ends_every_connection_and_fails_pending_calls() -> None:
 
     async def reset() -> None:
         try:
-            await cs.reset("CP1", ResetType.SOFT)
+            await cs.core.reset("CP1", ResetType.SOFT)
         except ConnectionLost as lost:
             failures.append(lost)
 
@@ -799,7 +809,9 @@ async def test_a_second_connection_for_the_same_id_replaces_the_first() -> None:
                     await old.closed.wait()
                     assert close_code(old) == 1000
                     assert cs.is_connected("CP1")
-                    assert (await cs.reset("CP1", ResetType.SOFT)).status is ResetStatus.ACCEPTED
+                    assert (
+                        await cs.core.reset("CP1", ResetType.SOFT)
+                    ).status is ResetStatus.ACCEPTED
                     assert new.received_of(ResetRequest)
                     assert not old.received_of(ResetRequest)
     assert ChargePointDisconnected("CP1", replaced=True) in events
@@ -812,7 +824,7 @@ async def test_setting_the_authorization_key_keeps_no_plaintext_password() -> No
         async with running(cs) as server:
             async with connect_simulator(url(server), "CP1", password=PASSWORD) as cp:
                 assert (await cp.call(BOOT)).status is RegistrationStatus.ACCEPTED
-                answer = await cs.change_configuration("CP1", "AuthorizationKey", new_key)
+                answer = await cs.core.change_configuration("CP1", "AuthorizationKey", new_key)
                 assert answer.status is ConfigurationStatus.ACCEPTED
                 assert cp.received_of(ChangeConfigurationRequest)[0].value == new_key
     stored = await cs.stores.configuration.get("CP1")
@@ -829,8 +841,8 @@ async def test_set_authorization_key_rotates_the_password_and_keeps_only_its_has
             async with connect_simulator(url(server), "CP1", password=PASSWORD) as cp:
                 assert (await cp.call(BOOT)).status is RegistrationStatus.ACCEPTED
                 with pytest.raises(InvalidRequest, match="16 to 40"):
-                    await cs.set_authorization_key("CP1", "short")
-                answer = await cs.set_authorization_key("CP1", new_key)
+                    await cs.security.set_authorization_key("CP1", "short")
+                answer = await cs.security.set_authorization_key("CP1", new_key)
                 assert answer.status is ConfigurationStatus.ACCEPTED
                 assert cp.received_of(ChangeConfigurationRequest)[0].value == new_key
             # The old password no longer opens the door; the new one does.

@@ -18,6 +18,26 @@ from typing import Any
 
 PACKAGES = [
     ("ocpp16csms", "The package: `from ocpp16csms import …`"),
+    ("ocpp16csms.messages", "Every message class, enumeration and datatype"),
+    ("ocpp16csms.engine", "What a feature service sees of the central system"),
+    ("ocpp16csms.profiles.core", "Core"),
+    ("ocpp16csms.profiles.remote_trigger", "Remote Trigger"),
+    ("ocpp16csms.profiles.smart_charging", "Smart Charging"),
+    ("ocpp16csms.profiles.firmware", "Firmware Management"),
+    ("ocpp16csms.profiles.local_auth_list", "Local Auth List Management"),
+    ("ocpp16csms.profiles.reservation", "Reservation"),
+    ("ocpp16csms.profiles.security", "Security whitepaper"),
+    ("ocpp16csms.stores", "Core store protocols and in-memory stores"),
+    ("ocpp16csms.stores.sqlite", "SQLite stores"),
+    ("ocpp16csms.checks", "Checks made before sending"),
+    ("ocpp16csms.rules", "State rules as tables"),
+    ("ocpp16csms.session", "The sans-IO protocol session"),
+    ("ocpp16csms.rpc", "OCPP-J framing"),
+    ("ocpp16csms.validation", "Schema validation and its policy"),
+    ("ocpp16csms.codec", "Message codec"),
+    ("ocpp16csms.converter", "The cattrs converter"),
+    ("ocpp16csms.constraints", "Constraint types of message fields"),
+    ("ocpp16csms.registry", "Every action"),
     ("ocpp16csms.testing", "Testing kit"),
     ("ocpp16csms.testing.websocket", "Testing kit over WebSocket (extra `websockets`)"),
     ("ocpp16csms.transports", "Handshake rules shared by the transports"),
@@ -26,7 +46,7 @@ PACKAGES = [
 ]
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 # Listed by name only: every enumeration and message class is described in messages.md.
-COMPACT = ("ocpp16csms.enums", "ocpp16csms.profiles.")
+COMPACT = ("ocpp16csms.enums", "ocpp16csms.messages.", "ocpp16csms.datatypes")
 
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "ocpp16csms"

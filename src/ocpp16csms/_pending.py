@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import attrs
 
-from .messages import Response
+from .messages.base import Response
 from .session import AnswerEvent, Event, call_outcome
 
 __all__ = ["PendingCall", "PendingCalls"]
@@ -15,6 +15,7 @@ __all__ = ["PendingCall", "PendingCalls"]
 class PendingCall:
     """One caller parked until its CALL ends: exactly one of ``response``/``error`` is set."""
 
+    message_id: str
     done: anyio.Event = attrs.field(factory=anyio.Event)
     response: Response | None = None
     error: BaseException | None = None
@@ -37,7 +38,7 @@ class PendingCalls:
 
     def add(self, message_id: str) -> PendingCall:
         """Park a caller for ``message_id``."""
-        call = self._calls[message_id] = PendingCall()
+        call = self._calls[message_id] = PendingCall(message_id)
         return call
 
     def discard(self, message_id: str) -> None:

@@ -1,178 +1,74 @@
 """The :class:`CentralSystem`: serves charge point connections and drives them.
 
-One :class:`~ocpp16csms.session.Session` per connection does the protocol; this module does
-the I/O around it with anyio (so it runs on asyncio and trio): a receive loop that never
-blocks on handlers, a task per inbound CALL, a timer for call deadlines, and awaitable
-outbound calls. Default behaviour for every inbound action lives in :mod:`.handlers`; the typed
-outbound operations in :mod:`.operations`.
+One :class:`~ocpp16csms.session.Session` per connection does the protocol, run by the one
+:class:`~ocpp16csms._driver.Driver` (so it runs on asyncio and trio); this module keeps the
+connections, dispatches inbound CALLs to handlers, runs hooks, observers and background jobs,
+and composes the feature services (``cs.core``, ``cs.smart_charging``, …), each built over the
+narrow :class:`~ocpp16csms.engine.Engine` protocol (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any, Protocol, TypeVar
 
 import anyio
+import anyio.abc
 import attrs
 
+from ._driver import Driver
 from ._logging import get_logger, message_context
-from ._pending import PendingCalls
+from .bundle import Stores
 from .codec import MessageCodec
-from .connection import Connection, ConnectionClosed
+from .connection import Connection
+from .engine import (
+    AfterHook,
+    AnswerHook,
+    CallContext,
+    CentralSystemOptions,
+    ChargePointConnected,
+    ChargePointDisconnected,
+    Exchange,
+    Handler,
+    Observer,
+    PeerViolationObserved,
+    PreSendCheck,
+)
 from .enums import RegistrationStatus
 from .errors import (
-    ChargePointNotAccepted,
     ChargePointNotConnected,
-    ErrorCode,
     InternalError,
     InvalidRequest,
+    LocalProtocolError,
     NotSupported,
     OcppError,
-    error_for_code,
 )
-from .handlers import CoreHandlers
-from .messages import Direction, Request, Response
-from .operations import Operations
-from .profiles import ChangeConfigurationRequest
-from .rules import (
-    ALLOWED_INBOUND_WHILE_NOT_ACCEPTED,
-    ALLOWED_OUTBOUND_WHILE_PENDING,
-    LocalProtocolError,
-)
-from .services.firmware import FirmwareOperations
-from .services.local_auth_list import LocalAuthListOperations
-from .services.reservation import ReservationOperations
-from .services.security import SecurityOperations
-from .services.smart_charging import SmartChargingOperations
-from .session import CallReceived, CallRejected, Event, ProtocolViolation, Session
-from .stores import Stores
-from .validation import ValidationPolicy
+from .messages.base import Direction, Profile, Request, Response
+from .messages.core import ChangeConfigurationRequest
+from .profiles.core.service import SECRET_CONFIGURATION_KEYS, CoreService
+from .profiles.firmware.service import FirmwareService
+from .profiles.local_auth_list.service import LocalAuthListService
+from .profiles.remote_trigger.service import RemoteTriggerService
+from .profiles.reservation.service import ReservationService
+from .profiles.security.service import SecurityService
+from .profiles.smart_charging.service import SmartChargingService
+from .session import CallReceived, CallRejected, Event, InvalidMessageReceived, Session
 
-__all__ = [
-    "AnswerHook",
-    "CallContext",
-    "CallRouter",
-    "CentralSystem",
-    "CentralSystemOptions",
-    "ChargePointConnected",
-    "ChargePointDisconnected",
-    "Exchange",
-    "Handler",
-    "Observer",
-    "ProtocolViolationReported",
-    "UnknownChargePointPolicy",
-]
+__all__ = ["CallRouter", "CentralSystem", "FeatureNotEnabled"]
 
 log = get_logger("ocpp16csms")
 
 _Req = TypeVar("_Req", bound=Request[Any])
 _Res = TypeVar("_Res", bound=Response)
 
-
-class UnknownChargePointPolicy(Enum):
-    """What a BootNotification from a charge point the store does not know gets."""
-
-    REJECT = "reject"
-    """Answer Rejected; nothing is stored."""
-    PENDING = "pending"
-    """Register it as Pending, so an operator can accept it later."""
-    ACCEPT = "accept"
-    """Register it and accept it (auto-registration)."""
+ALL_FEATURES = frozenset(Profile)
 
 
-@attrs.frozen(kw_only=True)
-class CentralSystemOptions:
-    """Tunable behaviour of a :class:`CentralSystem`."""
-
-    heartbeat_interval: int = 300
-    """Seconds, sent in an Accepted BootNotification answer (§4.2)."""
-    retry_boot_interval: int = 60
-    """Seconds, sent in a Pending or Rejected answer: when to send the next BootNotification."""
-    call_timeout: float = 30.0
-    """Seconds a charge point has to answer one of our CALLs."""
-    max_queued_calls: int = 64
-    """Calls that may wait behind the one in flight, per charge point."""
-    handler_grace: float = 10.0
-    """Seconds running handlers may finish (and store their data) after a disconnect."""
-    unknown_charge_points: UnknownChargePointPolicy = UnknownChargePointPolicy.REJECT
-    not_accepted_error: ErrorCode = ErrorCode.SECURITY_ERROR
-    """CallError code for a CALL a not-accepted charge point may not send (§4.2)."""
-    concurrent_tx: bool = False
-    """Answer ConcurrentTx for an id tag that already has an active transaction."""
-    reservation_expiry_interval: float = 10.0
-    """Seconds between the runs that mark expired reservations (under ``async with``)."""
-    last_seen_resolution: float = 60.0
-    """Seconds: last-seen is written to the store at most this often per connection."""
-    validation: ValidationPolicy = attrs.field(factory=ValidationPolicy)
-
-
-@attrs.frozen
-class CallContext:
-    """What a handler knows about the CALL it answers."""
-
-    charge_point_id: str
-    message_id: str
-    central_system: CentralSystem
-    received_at: datetime
-    registration_status: RegistrationStatus | None
-
-
-Handler = Callable[[_Req, CallContext], Awaitable[Response]]
-"""An inbound action handler: ``async def handler(request, context) -> response``."""
-
-
-@attrs.frozen
-class Exchange:
-    """A completed request/answer pair, inbound or outbound, as observers see it.
-
-    ``direction`` says who sent the request. Exactly one of ``response`` and ``error`` is set,
-    except for an outbound call that failed without an answer (timeout, connection lost),
-    where ``error`` is the Python exception.
-    """
-
-    charge_point_id: str
-    message_id: str
-    direction: Direction
-    request: Request[Any]
-    response: Response | None
-    error: BaseException | None
-
-
-@attrs.frozen
-class ChargePointConnected:
-    """A charge point connection is being served."""
-
-    charge_point_id: str
-
-
-@attrs.frozen
-class ChargePointDisconnected:
-    """A charge point connection ended (``replaced``: a newer connection took its place)."""
-
-    charge_point_id: str
-    replaced: bool = False
-
-
-@attrs.frozen
-class ProtocolViolationReported:
-    """The charge point sent something that is not valid OCPP-J, or a CALL we rejected."""
-
-    charge_point_id: str
-    description: str
-    message_id: str | None
-
-
-AnswerHook = Callable[[Any, Any, CallContext], Awaitable[None]]
-"""``async def hook(request, response, context)``: awaited after a handler produced a valid
-answer and before it is sent; an exception turns the answer into ``InternalError``, so what the
-hook stores is kept before the charge point is told (profile services use this)."""
-
-Observer = Callable[[Any], Awaitable[None] | None]
-"""Called with every :class:`Exchange` and connection event; must not raise (it is logged)."""
+class FeatureNotEnabled(LocalProtocolError, AttributeError):
+    """The central system was built without the feature whose service was asked for."""
 
 
 class CallRouter(Protocol):
@@ -197,22 +93,20 @@ class _Link:
     """The central system's side of one live connection."""
 
     charge_point_id: str
-    connection: Connection
-    session: Session
-    registration: RegistrationStatus | None
-    waiters: PendingCalls
-    send_lock: anyio.Lock = attrs.field(factory=anyio.Lock)
-    wakeup: anyio.Event = attrs.field(factory=anyio.Event)
-    closed: bool = False
+    driver: Driver
     replaced: bool = False
     last_touch: float = -math.inf
+
+    @property
+    def session(self) -> Session:
+        return self.driver.session
 
 
 def _redacted(request: Request[Any]) -> Request[Any]:
     """The request as observers see it: a secret configuration value is masked."""
     if (
         isinstance(request, ChangeConfigurationRequest)
-        and request.key.casefold() == "authorizationkey"
+        and request.key.casefold() in SECRET_CONFIGURATION_KEYS
     ):
         return ChangeConfigurationRequest(key=request.key, value="********")
     return request
@@ -222,15 +116,47 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class CentralSystem(
-    FirmwareOperations,
-    LocalAuthListOperations,
-    ReservationOperations,
-    SecurityOperations,
-    SmartChargingOperations,
-    Operations,
-):
-    """An OCPP 1.6J central system over host-provided stores; see docs/central-system.md."""
+def _check_request_type(request_type: Any, what: str) -> None:
+    if isinstance(request_type, type) and issubclass(request_type, Response):
+        raise TypeError(
+            f"{what}: {request_type.__name__} is a response; name the request it answers"
+        )
+    if not (isinstance(request_type, type) and issubclass(request_type, Request)):
+        raise TypeError(
+            f"{what} takes a request class (such as AuthorizeRequest), got {request_type!r}"
+        )
+
+
+def _check_handler(request_type: type[Any], handler: Any, *, arity: int, what: str) -> None:
+    """Refuse, at registration, a handler that would fail on every call."""
+    _check_request_type(request_type, what)
+    if not callable(handler):
+        raise TypeError(f"{what}: {handler!r} is not callable")
+    function = handler.__call__ if not inspect.isroutine(handler) else handler
+    if what != "after" and not inspect.iscoroutinefunction(function):
+        raise TypeError(
+            f"{what}: {getattr(handler, '__qualname__', handler)!r} must be an async function"
+            f" (async def … (request, context))"
+        )
+    try:
+        signature = inspect.signature(handler)
+        signature.bind(*([None] * arity))
+    except TypeError:
+        raise TypeError(
+            f"{what}: {getattr(handler, '__qualname__', handler)!r} must take {arity} "
+            f"positional arguments"
+        ) from None
+    except ValueError:  # pragma: no cover - builtins without a signature
+        return
+
+
+class CentralSystem:
+    """An OCPP 1.6J central system over host-provided stores; see docs/central-system.md.
+
+    ``features`` names the feature profiles to serve (default: all; Core always); a feature
+    left out answers its charge-point actions with NotSupported, and its service attribute
+    raises :class:`FeatureNotEnabled`.
+    """
 
     def __init__(
         self,
@@ -239,7 +165,17 @@ class CentralSystem(
         *,
         clock: Callable[[], datetime] = _utc_now,
         router: CallRouter | None = None,
+        features: Iterable[Profile | str] | None = None,
     ) -> None:
+        if not isinstance(stores, Stores):
+            raise TypeError(
+                "CentralSystem needs a Stores bundle (memory_stores(), sqlite_stores() or "
+                f"Stores(...)), got {type(stores).__name__}"
+            )
+        if options is not None and not isinstance(options, CentralSystemOptions):
+            raise TypeError(f"options must be CentralSystemOptions, got {type(options).__name__}")
+        if not callable(clock):
+            raise TypeError("clock must be a function returning an aware datetime")
         self.stores = stores
         self.options = options or CentralSystemOptions()
         self.clock = clock
@@ -248,17 +184,110 @@ class CentralSystem(
         self._links: dict[str, _Link] = {}
         self._observers: list[Observer] = []
         self._handlers: dict[str, Handler[Any]] = {}
-        self._answer_hooks: dict[str, list[AnswerHook]] = {}
+        self._answer_hooks: dict[str, list[AnswerHook[Any]]] = {}
+        self._after_hooks: dict[str, list[AfterHook[Any]]] = {}
+        self._pre_send_checks: dict[str, list[PreSendCheck[Any]]] = {}
         self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._background: anyio.abc.TaskGroup | None = None
-        self.core = CoreHandlers(self)
-        self.core.install()
-        self._install_services()
+        enabled = {Profile.CORE}
+        for feature in ALL_FEATURES if features is None else features:
+            try:
+                enabled.add(Profile(feature))
+            except ValueError:
+                names = ", ".join(p.value for p in Profile)
+                raise ValueError(f"unknown feature {feature!r} (one of {names})") from None
+        #: The feature profiles this central system serves.
+        self.features = frozenset(enabled)
+        self._services: dict[Profile, object] = {}
+        self.core = CoreService(
+            self,
+            charge_points=stores.charge_points,
+            id_tags=stores.id_tags,
+            transactions=stores.transactions,
+            configuration=stores.configuration,
+        )
+        builders: dict[Profile, Callable[[], object]] = {
+            Profile.REMOTE_TRIGGER: lambda: RemoteTriggerService(
+                self, configuration=stores.configuration
+            ),
+            Profile.SMART_CHARGING: lambda: SmartChargingService(
+                self,
+                profiles=stores.charging_profiles,
+                transactions=stores.transactions,
+                configuration=stores.configuration,
+            ),
+            Profile.FIRMWARE_MANAGEMENT: lambda: FirmwareService(self),
+            Profile.LOCAL_AUTH_LIST_MANAGEMENT: lambda: LocalAuthListService(
+                self, lists=stores.local_lists, configuration=stores.configuration
+            ),
+            Profile.RESERVATION: lambda: ReservationService(
+                self,
+                reservations=stores.reservations,
+                charge_points=stores.charge_points,
+                id_tags=stores.id_tags,
+                configuration=stores.configuration,
+            ),
+            Profile.SECURITY: lambda: SecurityService(
+                self, charge_points=stores.charge_points, configuration=stores.configuration
+            ),
+        }
+        for profile, build in builders.items():
+            if profile in self.features:
+                self._services[profile] = build()
+
+    # -- feature services --------------------------------------------------------------------
+
+    def _service(self, profile: Profile) -> Any:
+        service = self._services.get(profile)
+        if service is None:
+            raise FeatureNotEnabled(f"this central system was built without {profile.value}")
+        return service
+
+    @property
+    def remote_trigger(self) -> RemoteTriggerService:
+        """The Remote Trigger feature: TriggerMessage, ExtendedTriggerMessage."""
+        service: RemoteTriggerService = self._service(Profile.REMOTE_TRIGGER)
+        return service
+
+    @property
+    def smart_charging(self) -> SmartChargingService:
+        """The Smart Charging feature: charging profiles and composite schedules."""
+        service: SmartChargingService = self._service(Profile.SMART_CHARGING)
+        return service
+
+    @property
+    def firmware(self) -> FirmwareService:
+        """The Firmware Management feature: UpdateFirmware, GetDiagnostics, status views."""
+        service: FirmwareService = self._service(Profile.FIRMWARE_MANAGEMENT)
+        return service
+
+    @property
+    def local_auth_list(self) -> LocalAuthListService:
+        """The Local Auth List Management feature: version, SendLocalList, sync."""
+        service: LocalAuthListService = self._service(Profile.LOCAL_AUTH_LIST_MANAGEMENT)
+        return service
+
+    @property
+    def reservation(self) -> ReservationService:
+        """The Reservation feature: ReserveNow, CancelReservation, expiry."""
+        service: ReservationService = self._service(Profile.RESERVATION)
+        return service
+
+    @property
+    def security(self) -> SecurityService:
+        """The security whitepaper's operations, SignCertificate and AuthorizationKey."""
+        service: SecurityService = self._service(Profile.SECURITY)
+        return service
 
     # -- host hooks ------------------------------------------------------------------------
 
     def on(self, request_type: type[_Req]) -> Callable[[Handler[_Req]], Handler[_Req]]:
-        """Decorator: replace the handler of ``request_type``'s action."""
+        """Decorator: **replace** the handler of ``request_type``'s action.
+
+        The default behaviour (storing statuses, transactions, …) no longer runs for that
+        action; to react to an action and keep the default, use :meth:`after`.
+        """
+        _check_request_type(request_type, "on")
 
         def register(handler: Handler[_Req]) -> Handler[_Req]:
             self.set_handler(request_type, handler)
@@ -267,7 +296,16 @@ class CentralSystem(
         return register
 
     def set_handler(self, request_type: type[_Req], handler: Handler[_Req] | None) -> None:
-        """Replace the handler of an action sent by charge points; None stops serving it."""
+        """Replace the handler of an action sent by charge points; None stops serving it.
+
+        Raises ``TypeError`` for a response class, a handler that is not an ``async def`` or
+        does not take ``(request, context)``, and ``ValueError`` for an action charge points
+        do not send.
+        """
+        if handler is None:
+            _check_request_type(request_type, "set_handler")
+        else:
+            _check_handler(request_type, handler, arity=2, what="set_handler")
         if request_type.direction is Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT:
             raise ValueError(f"charge points do not send {request_type.action}")
         if handler is None:
@@ -279,13 +317,40 @@ class CentralSystem(
         """The handler now serving ``request_type``'s action, if any."""
         return self._handlers.get(request_type.action)
 
-    def add_answer_hook(self, request_type: type[_Req], hook: AnswerHook) -> None:
-        """Await ``hook`` for every answer to ``request_type`` before the answer is sent."""
+    def after(self, request_type: type[_Req]) -> Callable[[AfterHook[_Req]], AfterHook[_Req]]:
+        """Decorator: run ``hook(request, response, context)`` after every answer to
+        ``request_type`` was sent, whichever handler gave it (the default one included).
+
+        The hook may be sync or async. What it raises is logged with the charge point and
+        message id and never reaches the charge point: the answer has already gone out.
+        """
+
+        def register(hook: AfterHook[_Req]) -> AfterHook[_Req]:
+            _check_handler(request_type, hook, arity=3, what="after")
+            if request_type.direction is Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT:
+                raise ValueError(f"charge points do not send {request_type.action}")
+            self._after_hooks.setdefault(request_type.action, []).append(hook)
+            return hook
+
+        return register
+
+    def add_answer_hook(self, request_type: type[_Req], hook: AnswerHook[_Req]) -> None:
+        """Await ``hook(request, response, context)`` for every answer to ``request_type``
+        *before* the answer is sent; what it raises turns the answer into ``InternalError``."""
+        _check_handler(request_type, hook, arity=3, what="add_answer_hook")
         self._answer_hooks.setdefault(request_type.action, []).append(hook)
+
+    def add_pre_send_check(self, request_type: type[_Req], check: PreSendCheck[_Req]) -> None:
+        """Await ``check(charge_point_id, request)`` before every call of ``request_type`` is
+        sent; it raises :class:`~ocpp16csms.errors.InvalidRequest` to stop the call."""
+        _check_handler(request_type, check, arity=2, what="add_pre_send_check")
+        self._pre_send_checks.setdefault(request_type.action, []).append(check)
 
     def add_periodic(self, interval: float, job: Callable[[], Awaitable[None]]) -> None:
         """Run ``job`` every ``interval`` seconds while the central system runs (see
         :meth:`__aenter__`); a failing run is logged and the next one still happens."""
+        if not interval > 0:
+            raise ValueError(f"a periodic job needs a positive interval, got {interval!r}")
         self._periodic.append((interval, job))
         if self._background is not None:
             self._background.start_soon(self._run_periodic, interval, job)
@@ -341,6 +406,8 @@ class CentralSystem(
 
     def observe(self, observer: Observer) -> Observer:
         """Call ``observer`` with every exchange and connection event (usable as a decorator)."""
+        if not callable(observer):
+            raise TypeError(f"an observer must be callable, got {observer!r}")
         self._observers.append(observer)
         return observer
 
@@ -366,41 +433,42 @@ class CentralSystem(
             with anyio.move_on_after(5):
                 await connection.close(1011, "central system temporarily unavailable")
             return
-        link = _Link(
+        options = self.options
+        session = Session(
             charge_point_id,
-            connection,
-            Session(
-                charge_point_id,
-                codec=self.codec,
-                call_timeout=self.options.call_timeout,
-                max_queued_calls=self.options.max_queued_calls,
-            ),
+            codec=self.codec,
+            call_timeout=options.call_timeout,
+            max_queued_calls=options.max_queued_calls,
             registration=record.registration_status if record else None,
-            waiters=PendingCalls(charge_point_id, self.options.call_timeout),
+            not_accepted_error=options.not_accepted_error,
         )
         if record is not None and record.boot is not None:
-            link.session.model = record.boot.charge_point_model
+            session.model = record.boot.charge_point_model
+        link = _Link(charge_point_id, Driver(connection, session, options.call_timeout))
         old = self._links.get(charge_point_id)
         self._links[charge_point_id] = link
         if old is not None:
             old.replaced = True
             log.info("[%s] new connection replaces the open one", charge_point_id)
-            self._abort(old)
+            old.driver.abort()
             with anyio.move_on_after(5):
-                await old.connection.close(1000, "replaced by a new connection")
+                await old.driver.connection.close(1000, "replaced by a new connection")
         log.info("[%s] connected", charge_point_id)
         await self._emit(ChargePointConnected(charge_point_id))
+
+        async def on_call(event: CallReceived) -> None:
+            await self._handle_call(link, event)
+
+        async def on_event(event: Event) -> None:
+            await self._on_event(link, event)
+
         try:
             async with anyio.create_task_group() as handlers:
-                async with anyio.create_task_group() as io:
-                    io.start_soon(self._timer_loop, link)
-                    await self._receive_loop(link, handlers)
-                    io.cancel_scope.cancel()
-                self._abort(link)
+                await link.driver.run(handlers, on_call, on_event)
                 # Let running handlers finish storing what they received; replies are dropped.
-                handlers.cancel_scope.deadline = anyio.current_time() + self.options.handler_grace
+                handlers.cancel_scope.deadline = anyio.current_time() + options.handler_grace
         finally:
-            self._abort(link)
+            link.driver.abort()
             if self._links.get(charge_point_id) is link:
                 del self._links[charge_point_id]
             log.info("[%s] disconnected", charge_point_id)
@@ -409,81 +477,24 @@ class CentralSystem(
                     await connection.close(1000, "")
                 await self._emit(ChargePointDisconnected(charge_point_id, link.replaced))
 
-    async def _receive_loop(self, link: _Link, handlers: anyio.abc.TaskGroup) -> None:
-        while not link.closed:
-            try:
-                text = await link.connection.receive()
-            except ConnectionClosed:
-                return
-            if link.closed:
-                # Aborted while we waited (disconnect, replacement): a frame buffered before the
-                # close is not processed, and the session no longer accepts any.
-                return
-            events = link.session.receive_text(text, anyio.current_time())
-            await self._flush(link)
-            for event in events:
-                if isinstance(event, CallReceived):
-                    handlers.start_soon(self._handle_call, link, event)
-                else:
-                    await self._on_event(link, event)
-
-    async def _timer_loop(self, link: _Link) -> None:
-        while True:
-            wakeup = link.wakeup
-            deadline = link.session.next_deadline()
-            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
-                await wakeup.wait()
-            if wakeup.is_set():
-                link.wakeup = anyio.Event()
-            events = link.session.handle_timers(anyio.current_time())
-            await self._flush(link)
-            for event in events:
-                await self._on_event(link, event)
-
-    async def _flush(self, link: _Link) -> None:
-        if not link.session.has_outgoing:
-            return
-        async with link.send_lock:
-            for text in link.session.outgoing():
-                if link.closed:
-                    return
-                try:
-                    await link.connection.send(text)
-                except ConnectionClosed:
-                    self._abort(link)
-                    return
-
-    def _abort(self, link: _Link) -> None:
-        """Mark the link closed and fail every call waiting on it with ConnectionLost."""
-        if link.closed:
-            return
-        link.closed = True
-        for event in link.session.close():
-            self._resolve(link, event)
-        link.wakeup.set()
-
     # -- events from the session ---------------------------------------------------------------
 
     async def _on_event(self, link: _Link, event: Event) -> None:
-        cp = link.charge_point_id
-        if isinstance(event, CallRejected | ProtocolViolation):
-            if isinstance(event, CallRejected):
-                description = f"{event.action} rejected with {event.error.code}: {event.error}"
-            else:
-                description = event.description
-            log.warning(
-                "[%s] message %s: %s",
-                cp,
-                event.message_id,
-                description,
-                extra={"charge_point_id": cp, "message_id": event.message_id},
-            )
-            await self._emit(ProtocolViolationReported(cp, description, event.message_id))
+        if not isinstance(event, CallRejected | InvalidMessageReceived):
             return
-        self._resolve(link, event)
-
-    def _resolve(self, link: _Link, event: Event) -> None:
-        link.waiters.resolve(event)
+        cp = link.charge_point_id
+        if isinstance(event, CallRejected):
+            description = f"{event.action} rejected with {event.error.code}: {event.error}"
+        else:
+            description = event.description
+        log.warning(
+            "[%s] message %s: %s",
+            cp,
+            event.message_id,
+            description,
+            extra={"charge_point_id": cp, "message_id": event.message_id},
+        )
+        await self._emit(PeerViolationObserved(cp, description, event.message_id))
 
     # -- inbound CALLs -------------------------------------------------------------------------
 
@@ -497,8 +508,9 @@ class CentralSystem(
         log.debug("[%s] message %s: %s received", cp, message_id, request.action, extra=extra)
         response: Response | None = None
         error: OcppError | None = None
+        context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
         try:
-            response = await self._answer(link, request, message_id)
+            response = await self._answer(link, request, context)
         except OcppError as raised:
             error = raised
         except Exception:
@@ -510,7 +522,7 @@ class CentralSystem(
                 extra=extra,
             )
             error = InternalError(f"the central system failed to process {request.action}")
-        if link.closed:
+        if link.driver.closed:
             log.info("[%s] message %s: answer dropped, disconnected", cp, message_id, extra=extra)
             return
         try:
@@ -525,53 +537,64 @@ class CentralSystem(
         except LocalProtocolError as misuse:  # pragma: no cover - guarded by the checks above
             log.error("[%s] message %s: %s", cp, message_id, misuse, extra=extra)
             return
-        await self._flush(link)
+        await link.driver.flush()
+        if response is not None:
+            await self._run_after_hooks(request, response, context)
         await self._emit(Exchange(cp, message_id, request.direction, request, response, error))
 
-    async def _answer(self, link: _Link, request: Request[Any], message_id: str) -> Response:
+    async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
         action = request.action
-        if link.registration is not RegistrationStatus.ACCEPTED:
-            allowed = ALLOWED_INBOUND_WHILE_NOT_ACCEPTED.get(link.registration, frozenset())
-            if action not in allowed:
-                raise error_for_code(self.options.not_accepted_error)(
-                    f"{action} is not accepted before the charge point is registered"
-                    f" (status {link.registration or 'none'})"
-                )
         handler = self._handlers.get(action)
         if handler is None:
             raise NotSupported(f"this central system does not handle {action}")
-        context = CallContext(
-            link.charge_point_id, message_id, self, self.clock(), link.registration
-        )
         response = await handler(request, context)
         if type(response) is not request.response_type:
             log.error(
                 "[%s] message %s: handler %s returned %s; it must return %s",
-                link.charge_point_id,
-                message_id,
+                context.charge_point_id,
+                context.message_id,
                 getattr(handler, "__qualname__", repr(handler)),
                 type(response).__name__,
                 request.response_type.__name__,
-                extra={"charge_point_id": link.charge_point_id, "message_id": message_id},
+                extra={
+                    "charge_point_id": context.charge_point_id,
+                    "message_id": context.message_id,
+                },
             )
             raise InternalError(f"the central system produced no valid {action} answer")
-        await self._after_answer(link, request, response, context)
-        return response
-
-    async def _after_answer(
-        self, link: _Link, request: Request[Any], response: Response, context: CallContext
-    ) -> None:
-        for hook in self._answer_hooks.get(request.action, ()):
+        for hook in self._answer_hooks.get(action, ()):
             await hook(request, response, context)
         # Connection state follows the answer actually given, whoever's handler produced it.
         status = getattr(response, "status", None)
-        if request.action == "BootNotification" and isinstance(status, RegistrationStatus):
-            link.registration = status
+        if action == "BootNotification" and isinstance(status, RegistrationStatus):
+            link.session.registration = status
             link.session.model = getattr(request, "charge_point_model", None)
         now = anyio.current_time()
         if now - link.last_touch >= self.options.last_seen_resolution:
             link.last_touch = now
-            await self.stores.charge_points.touch(link.charge_point_id, self.clock())
+            await self.stores.charge_points.touch(link.charge_point_id, context.received_at)
+        return response
+
+    async def _run_after_hooks(
+        self, request: Request[Any], response: Response, context: CallContext
+    ) -> None:
+        for hook in self._after_hooks.get(request.action, ()):
+            try:
+                result = hook(request, response, context)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception(
+                    "[%s] message %s: after hook %r for %s failed",
+                    context.charge_point_id,
+                    context.message_id,
+                    hook,
+                    request.action,
+                    extra={
+                        "charge_point_id": context.charge_point_id,
+                        "message_id": context.message_id,
+                    },
+                )
 
     # -- outbound CALLs ------------------------------------------------------------------------
 
@@ -583,36 +606,27 @@ class CentralSystem(
         :class:`CallErrorReceived` (with the charge point's code, description and details) or
         :class:`ConnectionLost`.
         """
+        if not isinstance(request, Request):
+            raise TypeError(f"call() takes a request instance, got {request!r}")
         link = self._links.get(charge_point_id)
-        if link is None or link.closed:
+        if link is None or link.driver.closed:
             return await self.router.call(charge_point_id, request)
-        action = request.action
-        if link.registration is not RegistrationStatus.ACCEPTED and not (
-            link.registration is RegistrationStatus.PENDING
-            and action in ALLOWED_OUTBOUND_WHILE_PENDING
-        ):
-            raise ChargePointNotAccepted(
-                charge_point_id, action, link.registration.value if link.registration else None
-            )
+        for check in self._pre_send_checks.get(request.action, ()):
+            await check(charge_point_id, request)
         try:
-            message_id = link.session.start_call(request, anyio.current_time())
+            waiter = link.driver.start_call(request)
         except LocalProtocolError:
             raise ChargePointNotConnected(charge_point_id) from None
-        waiter = link.waiters.add(message_id)
-        link.wakeup.set()
+        message_id = waiter.message_id
         log.debug(
             "[%s] message %s: %s queued",
             charge_point_id,
             message_id,
-            action,
+            request.action,
             extra={"charge_point_id": charge_point_id, "message_id": message_id},
         )
-        try:
-            with message_context(charge_point_id, message_id):
-                await self._flush(link)
-                await waiter.done.wait()
-        finally:
-            link.waiters.discard(message_id)
+        with message_context(charge_point_id, message_id):
+            await link.driver.finish_call(waiter)
         await self._emit(
             Exchange(
                 charge_point_id,
@@ -629,15 +643,15 @@ class CentralSystem(
         """Close the charge point's connection, if this process serves one."""
         link = self._links.get(charge_point_id)
         if link is not None:
-            self._abort(link)
-            await link.connection.close(1000, reason)
+            link.driver.abort()
+            await link.driver.connection.close(1000, reason)
 
     async def aclose(self) -> None:
         """Close every connection; pending calls fail with :class:`ConnectionLost`."""
         for link in list(self._links.values()):
-            self._abort(link)
+            link.driver.abort()
             with anyio.move_on_after(5):
-                await link.connection.close(1001, "central system shutting down")
+                await link.driver.connection.close(1001, "central system shutting down")
 
     # -- observers -----------------------------------------------------------------------------
 

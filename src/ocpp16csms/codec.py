@@ -19,7 +19,7 @@ from .errors import (
     PropertyConstraintViolation,
     TypeConstraintViolation,
 )
-from .messages import Message
+from .messages.base import Message
 from .validation import ValidationPolicy, Violation, violation_error
 
 __all__ = ["MessageCodec"]

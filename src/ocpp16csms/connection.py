@@ -12,10 +12,12 @@ from typing import Protocol, runtime_checkable
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["Connection", "ConnectionClosed", "MemoryConnection", "memory_connection_pair"]
+from .errors import CsmsError
+
+__all__ = ["Connection", "MemoryConnection", "TransportClosed", "memory_connection_pair"]
 
 
-class ConnectionClosed(Exception):
+class TransportClosed(CsmsError):
     """The connection is closed; ``code`` and ``reason`` as WebSocket close frames carry them."""
 
     def __init__(self, code: int = 1000, reason: str = "") -> None:
@@ -29,11 +31,11 @@ class Connection(Protocol):
     """One charge point connection, as the central system sees it."""
 
     async def receive(self) -> str:
-        """The next text frame; raise :class:`ConnectionClosed` once the connection is closed."""
+        """The next text frame; raise :class:`TransportClosed` once the connection is closed."""
         ...
 
     async def send(self, text: str) -> None:
-        """Send one text frame; raise :class:`ConnectionClosed` if the connection is closed."""
+        """Send one text frame; raise :class:`TransportClosed` if the connection is closed."""
         ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -58,13 +60,13 @@ class MemoryConnection:
         try:
             return await self._incoming.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise ConnectionClosed(self.close_code or 1000, self.close_reason) from None
+            raise TransportClosed(self.close_code or 1000, self.close_reason) from None
 
     async def send(self, text: str) -> None:
         try:
             await self._outgoing.send(text)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            raise ConnectionClosed(self.close_code or 1006, "peer gone") from None
+            raise TransportClosed(self.close_code or 1006, "peer gone") from None
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self.close_code is None:

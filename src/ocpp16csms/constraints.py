@@ -10,6 +10,7 @@ import types
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Annotated, Any, TypeVar, Union, dataclass_transform, get_args, get_origin
 
 import attrs
@@ -27,6 +28,7 @@ __all__ = [
     "MultipleOf",
     "NonNegativeInt",
     "PositiveConnectorId",
+    "RelaxedValue",
     "TenthDecimal",
     "constrain_fields",
     "constraints_of",
@@ -177,6 +179,45 @@ def _to_tuple(value: Any) -> Any:
     return value if isinstance(value, tuple) or value is None else tuple(value)
 
 
+class RelaxedValue(str):
+    """A value outside its enumeration that a relaxed validation policy let in from the wire
+    (see :class:`~ocpp16csms.validation.Relaxation`); message classes keep it as it came."""
+
+    __slots__ = ()
+
+
+def _enum_member(enum: type[Enum], *, optional: bool = False) -> Callable[[Any], Any]:
+    """A converter: the member itself, or the member whose wire value is given.
+
+    Anything else is refused when the message is built, naming the values allowed, so an
+    invalid message cannot exist (it would otherwise fail only when sent).
+    """
+
+    def convert(value: Any) -> Any:
+        if (value is None and optional) or isinstance(value, enum | RelaxedValue):
+            return value
+        try:
+            return enum(value)
+        except (ValueError, TypeError):
+            allowed = ", ".join(repr(m.value) for m in enum)
+            raise ValueError(
+                f"{value!r} is not a {enum.__name__}; one of {allowed} is allowed"
+            ) from None
+
+    return convert
+
+
+def _enum_items(enum: type[Enum], *, optional: bool) -> Callable[[Any], Any]:
+    member = _enum_member(enum)
+
+    def convert(value: Any) -> Any:
+        if value is None and optional:
+            return None
+        return tuple(member(item) for item in value)
+
+    return convert
+
+
 def constrain_fields(
     cls: type, fields: "list[attrs.Attribute[Any]]"
 ) -> "list[attrs.Attribute[Any]]":
@@ -189,7 +230,12 @@ def constrain_fields(
         if checks:
             check = attrs.validators.and_(*checks)
             changes["validator"] = attrs.validators.optional(check) if optional else check
-        if get_origin(base) is tuple:
+        item = get_args(base)[0] if get_origin(base) is tuple else None
+        if isinstance(base, type) and issubclass(base, Enum):
+            changes["converter"] = _enum_member(base, optional=optional)
+        elif isinstance(item, type) and issubclass(item, Enum):
+            changes["converter"] = _enum_items(item, optional=optional)
+        elif get_origin(base) is tuple:
             changes["converter"] = _to_tuple
         elif any(isinstance(c, MultipleOf) for c in found):
             changes["converter"] = _snap_tenth

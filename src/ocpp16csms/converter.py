@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from .constraints import constraints_of, sequence_type
+from .constraints import RelaxedValue, constraints_of, sequence_type
 
 __all__ = ["datetime_to_wire", "make_converter", "parse_datetime", "wire_name"]
 
@@ -73,8 +73,9 @@ def datetime_to_wire(value: datetime) -> str:
 def _enum_lookup(cls: type[Enum], *, lenient: bool) -> Callable[[Any], Any]:
     members = {member.value: member for member in cls}
     if lenient:
-        # An unknown value that a relaxed validation policy let through arrives as plain str.
-        return lambda value: members.get(value, value)
+        # An unknown value that a relaxed validation policy let through is kept as it came,
+        # marked so the message class lets it in (a value built in Python is still refused).
+        return lambda value: members.get(value) or RelaxedValue(value)
 
     def lookup(value: Any) -> Any:
         try:

@@ -1,11 +1,15 @@
 """CallError codes and the exception hierarchy (OCPP-J 1.6, §4.2.3).
 
-Two families, kept apart as h11 keeps local and remote errors apart:
+Everything the library raises derives from :class:`CsmsError`. Below it, kept apart as h11
+keeps local and remote errors apart:
 
+* :class:`LocalProtocolError`: our side misused the API or the protocol (a caller's bug).
+* :class:`RemoteProtocolError`: the peer sent something that breaks OCPP-J (framing,
+  handshake); the transport layer's errors derive from it.
 * :class:`OcppError` and its subclasses are *wire* errors. Each carries the CallError code it
   becomes on the wire as a class attribute, so a handler raises ``NotSupported("…")`` and
   the right CALLERROR frame goes out.
-* :class:`CsmsError` and its subclasses are what the Python API raises to its caller: an
+* The other :class:`CsmsError` subclasses are what the Python API raises to its caller: an
   outbound call that timed out, a charge point that is not connected, a CALLERROR received
   from the charge point, a request that failed our checks before it was sent.
 """
@@ -29,12 +33,14 @@ __all__ = [
     "GenericError",
     "InternalError",
     "InvalidRequest",
+    "LocalProtocolError",
     "NotSupported",
     "OccurenceConstraintViolation",
     "OcppError",
     "PropertyConstraintViolation",
     "ProtocolError",
     "QueueFull",
+    "RemoteProtocolError",
     "SecurityError",
     "TypeConstraintViolation",
     "error_for_code",
@@ -57,7 +63,19 @@ class ErrorCode(StrEnum):
     GENERIC_ERROR = "GenericError"
 
 
-class OcppError(Exception):
+class CsmsError(Exception):
+    """The root of every exception ocpp16csms raises."""
+
+
+class LocalProtocolError(CsmsError, RuntimeError):
+    """Our side used a session or the API in a way the protocol does not allow (a bug here)."""
+
+
+class RemoteProtocolError(CsmsError):
+    """The peer sent something that breaks OCPP-J (a frame, a handshake)."""
+
+
+class OcppError(CsmsError):
     """An error that becomes a CALLERROR frame; ``code`` is the frame's error code."""
 
     code: ClassVar[ErrorCode] = ErrorCode.GENERIC_ERROR
@@ -151,10 +169,6 @@ _BY_CODE: dict[ErrorCode, type[OcppError]] = {
 def error_for_code(code: ErrorCode) -> type[OcppError]:
     """Return the :class:`OcppError` subclass that carries ``code``."""
     return _BY_CODE[code]
-
-
-class CsmsError(Exception):
-    """Base of the errors the Python API raises to its caller."""
 
 
 class InvalidRequest(CsmsError, ValueError):

@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from . import profiles
-from .messages import Direction, Profile, Request, Response
+from . import messages
+from .messages.base import Direction, Profile, Request, Response
 
 __all__ = ["ACTIONS", "ActionSpec", "action_spec"]
 
@@ -37,9 +37,9 @@ class ActionSpec:
 
 def _build() -> dict[str, ActionSpec]:
     specs: dict[str, ActionSpec] = {}
-    for name in profiles.__all__:
-        cls = getattr(profiles, name)
-        if isinstance(cls, type) and issubclass(cls, Request):
+    for name in messages.__all__:
+        cls = getattr(messages, name)
+        if isinstance(cls, type) and issubclass(cls, Request) and "action" in vars(cls):
             specs[cls.action] = ActionSpec(
                 cls.action, cls, cls.response_type, cls.direction, cls.profile
             )

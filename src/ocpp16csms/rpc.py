@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import attrs
 
-from .errors import FormationViolation, OcppError
+from .errors import FormationViolation, OcppError, RemoteProtocolError
 
 __all__ = [
     "MAX_MESSAGE_ID_LENGTH",
@@ -85,7 +85,7 @@ Frame = Call | CallResult | CallError
 """Any OCPP-J frame."""
 
 
-class FrameError(Exception):
+class FrameError(RemoteProtocolError):
     """The text is not a valid OCPP-J frame (the peer's fault, never the caller's).
 
     ``message_id`` and ``message_type`` are set when they could be read, so a broken CALL can

@@ -1,4 +1,4 @@
-"""Every rule that moves OCPP-J protocol state, as data (OCPP-J 1.6 §4, OCPP 1.6 §4.2).
+"""Every rule that moves protocol or domain state, as data (OCPP-J 1.6 §4, OCPP 1.6 §4.2, §5.13).
 
 Like h11's ``_state.py``: the session and the central system look moves up here, and a move
 that is not in a table is refused with an error that names the state and the event.
@@ -6,23 +6,24 @@ that is not in a table is refused with an error that names the state and the eve
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 from .enums import RegistrationStatus
+from .errors import LocalProtocolError
 
 __all__ = [
     "ALLOWED_INBOUND_WHILE_NOT_ACCEPTED",
     "ALLOWED_OUTBOUND_WHILE_PENDING",
+    "FINAL_STATES",
+    "LIVE_STATES",
     "OUTBOUND_TRANSITIONS",
-    "LocalProtocolError",
+    "RESERVATION_TRANSITIONS",
     "OutboundEvent",
     "OutboundState",
+    "ReservationEvent",
+    "ReservationState",
     "next_outbound_state",
 ]
-
-
-class LocalProtocolError(RuntimeError):
-    """The caller used a session in a way the protocol does not allow (our side's mistake)."""
 
 
 class OutboundState(Enum):
@@ -106,3 +107,75 @@ ALLOWED_OUTBOUND_WHILE_PENDING: frozenset[str] = frozenset(
 """What the central system may send to a Pending charge point (§4.2.1: configuration and
 triggers; the whitepaper's certificate operations). Nothing is sent before a BootNotification
 or to a Rejected charge point."""
+
+
+# -- the reservation lifecycle (OCPP 1.6 §3.11, §5.1, §5.13; docs/reservations.md) ----------
+
+
+class ReservationState(StrEnum):
+    """Where a reservation is in its lifecycle (see ``docs/reservations.md``)."""
+
+    REQUESTED = "Requested"
+    """Recorded and sent; no answer yet (or the answer was lost: timeout, connection lost)."""
+    ACCEPTED = "Accepted"
+    """The charge point answered ReserveNow with Accepted: it holds the reservation."""
+    FAULTED = "Faulted"
+    """ReserveNow answered Faulted."""
+    OCCUPIED = "Occupied"
+    """ReserveNow answered Occupied."""
+    REJECTED = "Rejected"
+    """ReserveNow answered Rejected."""
+    UNAVAILABLE = "Unavailable"
+    """ReserveNow answered Unavailable."""
+    FAILED = "Failed"
+    """ReserveNow was not delivered, or was answered with a CALLERROR: nothing was reserved."""
+    USED = "Used"
+    """A StartTransaction for the reservation's id tag (or its parent) used it."""
+    CANCELLED = "Cancelled"
+    """CancelReservation was answered Accepted."""
+    EXPIRED = "Expired"
+    """Its expiry date passed while it was requested or accepted."""
+
+
+LIVE_STATES: frozenset[ReservationState] = frozenset(
+    {ReservationState.REQUESTED, ReservationState.ACCEPTED}
+)
+"""States a reservation can still leave; every other state is final."""
+
+FINAL_STATES: frozenset[ReservationState] = frozenset(ReservationState) - LIVE_STATES
+"""States a reservation never leaves."""
+
+
+class ReservationEvent(Enum):
+    """What can happen to a reservation."""
+
+    ANSWERED_ACCEPTED = "ReserveNow answered Accepted"
+    ANSWERED_FAULTED = "ReserveNow answered Faulted"
+    ANSWERED_OCCUPIED = "ReserveNow answered Occupied"
+    ANSWERED_REJECTED = "ReserveNow answered Rejected"
+    ANSWERED_UNAVAILABLE = "ReserveNow answered Unavailable"
+    SEND_FAILED = "ReserveNow not delivered or answered with a CALLERROR"
+    CANCELLED = "CancelReservation answered Accepted"
+    USED = "StartTransaction used the reservation"
+    EXPIRED = "expiry date passed"
+
+
+_S, _E = ReservationState, ReservationEvent
+
+RESERVATION_TRANSITIONS: dict[tuple[ReservationState, ReservationEvent], ReservationState] = {
+    (_S.REQUESTED, _E.ANSWERED_ACCEPTED): _S.ACCEPTED,
+    (_S.REQUESTED, _E.ANSWERED_FAULTED): _S.FAULTED,
+    (_S.REQUESTED, _E.ANSWERED_OCCUPIED): _S.OCCUPIED,
+    (_S.REQUESTED, _E.ANSWERED_REJECTED): _S.REJECTED,
+    (_S.REQUESTED, _E.ANSWERED_UNAVAILABLE): _S.UNAVAILABLE,
+    (_S.REQUESTED, _E.SEND_FAILED): _S.FAILED,
+    # A requested reservation whose answer was lost may still be held by the charge point:
+    # it can be cancelled, used and expired like an accepted one.
+    (_S.REQUESTED, _E.CANCELLED): _S.CANCELLED,
+    (_S.REQUESTED, _E.USED): _S.USED,
+    (_S.REQUESTED, _E.EXPIRED): _S.EXPIRED,
+    (_S.ACCEPTED, _E.CANCELLED): _S.CANCELLED,
+    (_S.ACCEPTED, _E.USED): _S.USED,
+    (_S.ACCEPTED, _E.EXPIRED): _S.EXPIRED,
+}
+"""(state, event) → next state. No entry starts from a final state."""

@@ -17,32 +17,43 @@ from typing import Any
 import attrs
 
 from .codec import MessageCodec
+from .enums import RegistrationStatus
 from .errors import (
     ActionNotImplemented,
     CallErrorReceived,
     CallTimeout,
+    ChargePointNotAccepted,
     ConnectionLost,
     CsmsError,
+    ErrorCode,
     InvalidRequest,
+    LocalProtocolError,
     NotSupported,
     OcppError,
     QueueFull,
+    error_for_code,
 )
-from .messages import Request, Response
+from .messages.base import Request, Response
 from .registry import ACTIONS
 from .rpc import Call, CallError, CallResult, FrameError, MessageType, encode_frame, parse_frame
-from .rules import LocalProtocolError, OutboundEvent, OutboundState, next_outbound_state
+from .rules import (
+    ALLOWED_INBOUND_WHILE_NOT_ACCEPTED,
+    ALLOWED_OUTBOUND_WHILE_PENDING,
+    OutboundEvent,
+    OutboundState,
+    next_outbound_state,
+)
 
 __all__ = [
     "AnswerEvent",
     "CallAborted",
+    "CallExpired",
     "CallReceived",
     "CallRejected",
     "CallSent",
-    "CallTimedOut",
     "ErrorReceived",
     "Event",
-    "ProtocolViolation",
+    "InvalidMessageReceived",
     "ResponseInvalid",
     "ResultReceived",
     "Session",
@@ -103,7 +114,7 @@ class ResponseInvalid:
 
 
 @attrs.frozen
-class CallTimedOut:
+class CallExpired:
     """Our CALL got no answer before its deadline."""
 
     message_id: str
@@ -119,7 +130,7 @@ class CallAborted:
 
 
 @attrs.frozen
-class ProtocolViolation:
+class InvalidMessageReceived:
     """The charge point sent something that is not valid OCPP-J; ``replied`` if we answered."""
 
     description: str
@@ -134,14 +145,14 @@ Event = (
     | ResultReceived
     | ErrorReceived
     | ResponseInvalid
-    | CallTimedOut
+    | CallExpired
     | CallAborted
-    | ProtocolViolation
+    | InvalidMessageReceived
 )
 """Every event a :class:`Session` returns."""
 
 
-AnswerEvent = ResultReceived | ErrorReceived | ResponseInvalid | CallTimedOut | CallAborted
+AnswerEvent = ResultReceived | ErrorReceived | ResponseInvalid | CallExpired | CallAborted
 """The events that end one of our CALLs."""
 
 
@@ -168,7 +179,7 @@ def call_outcome(
             event.error.code.value,
             f"invalid answer: {event.error.description}",
         )
-    if isinstance(event, CallTimedOut):
+    if isinstance(event, CallExpired):
         return CallTimeout(charge_point_id, action, event.message_id, call_timeout)
     return ConnectionLost(charge_point_id, action, event.message_id)
 
@@ -197,6 +208,8 @@ class Session:
         max_queued_calls: int = 64,
         message_id_factory: Callable[[], str] = _uuid_message_id,
         charge_point_side: bool = False,
+        registration: RegistrationStatus | None = RegistrationStatus.ACCEPTED,
+        not_accepted_error: ErrorCode = ErrorCode.SECURITY_ERROR,
     ) -> None:
         self.charge_point_id = charge_point_id
         #: True when this session speaks for the charge point (simulators, tests).
@@ -207,6 +220,12 @@ class Session:
         self._new_id = message_id_factory
         #: chargePointModel from the last BootNotification; selects relaxed validation rules.
         self.model: str | None = None
+        #: The charge point's registration (§4.2), which gates what either side may send
+        #: (the tables in :mod:`.rules`); None: no BootNotification accepted or stored yet.
+        #: Not enforced on the charge point's side.
+        self.registration = registration
+        #: The CallError code for a CALL the registration does not allow yet.
+        self.not_accepted_error = not_accepted_error
         self.state = OutboundState.IDLE
         self._in_flight: _Outbound | None = None
         self._queue: deque[_Outbound] = deque()
@@ -245,10 +264,23 @@ class Session:
         """Queue ``request`` as a CALL and return its message id.
 
         Raises :class:`InvalidRequest` when the request breaks its schema, :class:`QueueFull`
-        when too many calls wait, :class:`LocalProtocolError` when the session is closed.
+        when too many calls wait, :class:`LocalProtocolError` when the session is closed, and
+        :class:`ChargePointNotAccepted` when the registration does not allow the call (§4.2).
         """
         if self.state is OutboundState.CLOSED:
             raise LocalProtocolError(f"the session with {self.charge_point_id!r} is closed")
+        registration = self.registration
+        if (
+            not self.charge_point_side
+            and registration is not RegistrationStatus.ACCEPTED
+            and not (
+                registration is RegistrationStatus.PENDING
+                and request.action in ALLOWED_OUTBOUND_WHILE_PENDING
+            )
+        ):
+            raise ChargePointNotAccepted(
+                self.charge_point_id, request.action, registration.value if registration else None
+            )
         spec = ACTIONS.get(request.action)
         ours = spec is not None and (
             spec.sent_by_charge_point if self.charge_point_side else spec.sent_by_central_system
@@ -290,7 +322,7 @@ class Session:
         if call is None or call.deadline is None or now < call.deadline:
             return []
         self._finish(OutboundEvent.TIMEOUT)
-        return [CallTimedOut(call.message_id, call.request), *self._send_next(now)]
+        return [CallExpired(call.message_id, call.request), *self._send_next(now)]
 
     def close(self) -> list[Event]:
         """Close the session: every call in flight or queued is aborted."""
@@ -348,7 +380,7 @@ class Session:
         reply = error.reply
         if reply is not None and reply.message_id not in self._unanswered:
             self._outbox.append(encode_frame(reply))
-            return [ProtocolViolation(error.description, reply.message_id, replied=True)]
+            return [InvalidMessageReceived(error.description, reply.message_id, replied=True)]
         call = self._in_flight
         if (
             call is not None
@@ -359,7 +391,7 @@ class Session:
             self._finish(OutboundEvent.ANSWER)
             invalid = ResponseInvalid(call.message_id, call.request, error.error)
             return [invalid, *self._send_next(now)]
-        return [ProtocolViolation(error.description, error.message_id)]
+        return [InvalidMessageReceived(error.description, error.message_id)]
 
     def _reject(self, frame: Call, error: OcppError) -> list[Event]:
         self._outbox.append(encode_frame(CallError.from_error(frame.message_id, error)))
@@ -368,7 +400,7 @@ class Session:
     def _receive_call(self, frame: Call) -> list[Event]:
         if frame.message_id in self._unanswered:
             return [
-                ProtocolViolation(
+                InvalidMessageReceived(
                     f"CALL {frame.message_id!r} repeats the id of a CALL still being answered",
                     frame.message_id,
                 )
@@ -381,6 +413,18 @@ class Session:
         )
         if not theirs:
             return self._reject(frame, NotSupported(f"{frame.action} is not sent to {self._we}"))
+        registration = self.registration
+        if (
+            not self.charge_point_side
+            and registration is not RegistrationStatus.ACCEPTED
+            and frame.action not in ALLOWED_INBOUND_WHILE_NOT_ACCEPTED.get(registration, ())
+        ):
+            # Refused before the payload is even validated: the registration forbids it (§4.2).
+            error = error_for_code(self.not_accepted_error)(
+                f"{frame.action} is not accepted before the charge point is registered"
+                f" (status {registration or 'none'})"
+            )
+            return self._reject(frame, error)
         model = self.model
         if frame.action == "BootNotification":
             # The boot names the model itself: model-specific relaxations apply to it too.
@@ -404,7 +448,7 @@ class Session:
         if call is None or frame.message_id != call.message_id:
             kind = "CALLRESULT" if isinstance(frame, CallResult) else "CALLERROR"
             return [
-                ProtocolViolation(
+                InvalidMessageReceived(
                     f"{kind} {frame.message_id!r} answers no CALL of ours in flight",
                     frame.message_id,
                 )

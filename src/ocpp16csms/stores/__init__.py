@@ -1,21 +1,18 @@
-"""Storage protocols the host implements, and the in-memory reference implementations."""
+"""The Core store protocols every feature shares, and their in-memory implementations.
 
-from .charging_profiles import (
-    ChargingProfileStore,
-    InstalledChargingProfile,
-    MemoryChargingProfileStore,
-    clear_matches,
-    replaces,
-)
-from .local_lists import LocalListState, LocalListStore, MemoryLocalListStore
+Feature stores (charging profiles, local lists, reservations) live in their feature package;
+the :class:`~ocpp16csms.Stores` bundle and the factories (``memory_stores``,
+``sqlite_stores``) are exported at the top level. Backends are subpackages
+(``ocpp16csms.stores.sqlite``).
+"""
+
 from .memory import (
     MemoryChargePointStore,
     MemoryConfigurationStore,
     MemoryIdTagStore,
     MemoryTransactionStore,
-    memory_stores,
 )
-from .protocols import (
+from .records import (
     BootInfo,
     ChargePointRecord,
     ChargePointStore,
@@ -25,54 +22,30 @@ from .protocols import (
     IdTagStore,
     StoredMeterValue,
     StoreError,
-    Stores,
     TransactionRecord,
     TransactionStart,
     TransactionStop,
     TransactionStore,
     UnknownChargePoint,
 )
-from .reservations import (
-    MemoryReservationStore,
-    ReservationRecord,
-    ReservationState,
-    ReservationStore,
-)
-from .sqlite import SqliteStores, sqlite_stores
 
 __all__ = [
     "BootInfo",
     "ChargePointRecord",
     "ChargePointStore",
-    "ChargingProfileStore",
     "ConfigurationStore",
     "ConnectorStatus",
     "IdTagRecord",
     "IdTagStore",
-    "InstalledChargingProfile",
-    "LocalListState",
-    "LocalListStore",
     "MemoryChargePointStore",
-    "MemoryChargingProfileStore",
     "MemoryConfigurationStore",
     "MemoryIdTagStore",
-    "MemoryLocalListStore",
-    "MemoryReservationStore",
     "MemoryTransactionStore",
-    "ReservationRecord",
-    "ReservationState",
-    "ReservationStore",
-    "SqliteStores",
     "StoreError",
     "StoredMeterValue",
-    "Stores",
     "TransactionRecord",
     "TransactionStart",
     "TransactionStop",
     "TransactionStore",
     "UnknownChargePoint",
-    "clear_matches",
-    "memory_stores",
-    "replaces",
-    "sqlite_stores",
 ]

@@ -13,28 +13,23 @@ import attrs
 
 from ..datatypes import KeyValue, MeterValue
 from ..enums import RegistrationStatus
-from .charging_profiles import MemoryChargingProfileStore
-from .local_lists import MemoryLocalListStore
-from .protocols import (
+from .records import (
     BootInfo,
     ChargePointRecord,
     ConnectorStatus,
     IdTagRecord,
     StoredMeterValue,
-    Stores,
     TransactionRecord,
     TransactionStart,
     TransactionStop,
     UnknownChargePoint,
 )
-from .reservations import MemoryReservationStore
 
 __all__ = [
     "MemoryChargePointStore",
     "MemoryConfigurationStore",
     "MemoryIdTagStore",
     "MemoryTransactionStore",
-    "memory_stores",
 ]
 
 _MAX_TRANSACTION_ID = 2**31 - 1
@@ -202,20 +197,3 @@ class MemoryConfigurationStore:
         current = known.get(key)
         readonly = current.readonly if current is not None else False
         known[key] = KeyValue(key=key, readonly=readonly, value=value)
-
-
-def memory_stores(
-    *,
-    charge_points: Iterable[ChargePointRecord] = (),
-    id_tags: Iterable[IdTagRecord] = (),
-) -> Stores:
-    """A complete set of in-memory stores, optionally seeded."""
-    return Stores(
-        charge_points=MemoryChargePointStore(charge_points),
-        id_tags=MemoryIdTagStore(id_tags),
-        transactions=MemoryTransactionStore(),
-        configuration=MemoryConfigurationStore(),
-        local_lists=MemoryLocalListStore(),
-        reservations=MemoryReservationStore(),
-        charging_profiles=MemoryChargingProfileStore(),
-    )

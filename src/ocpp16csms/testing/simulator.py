@@ -8,7 +8,6 @@ from the central system are answered by configurable behaviour, and recorded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,9 +17,9 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 
-from .._pending import PendingCalls
+from .._driver import Driver
 from ..codec import MessageCodec
-from ..connection import Connection, ConnectionClosed
+from ..connection import Connection
 from ..datatypes import IdTagInfo, KeyValue, MeterValue, SampledValue
 from ..enums import (
     AvailabilityStatus,
@@ -51,8 +50,7 @@ from ..enums import (
     UpdateStatus,
 )
 from ..errors import ErrorCode, error_for_code
-from ..messages import Request, Response
-from ..profiles import (
+from ..messages import (
     AuthorizeRequest,
     AuthorizeResponse,
     BootNotificationRequest,
@@ -94,7 +92,8 @@ from ..profiles import (
     UnlockConnectorResponse,
     UpdateFirmwareResponse,
 )
-from ..session import CallReceived, Event, Session
+from ..messages.base import Request, Response
+from ..session import CallReceived, Session
 
 __all__ = ["Answer", "ChargePointSimulator", "ChargingSession", "default_answers", "utc_now"]
 
@@ -205,15 +204,12 @@ class ChargePointSimulator:
             call_timeout=call_timeout,
             charge_point_side=True,
         )
+        self._driver = Driver(connection, self.session, call_timeout)
         self.answers = default_answers() if answers is None else dict(answers)
         self.configuration: dict[str, tuple[str, bool]] = {}
         #: Every request the central system sent, in order.
         self.received: list[Request[Any]] = []
-        self._pending = PendingCalls(charge_point_id, call_timeout)
         self._remote_stops: dict[int, anyio.Event] = {}
-        self._send_lock = anyio.Lock()
-        self._wakeup = anyio.Event()
-        self._closed = anyio.Event()
 
     # -- behaviour ---------------------------------------------------------------------------
 
@@ -242,8 +238,7 @@ class ChargePointSimulator:
     async def running(self) -> AsyncIterator[ChargePointSimulator]:
         """Run the receive loop for the duration of the block, then close the connection."""
         async with anyio.create_task_group() as group:
-            group.start_soon(self._receive_loop, group)
-            group.start_soon(self._timer_loop)
+            group.start_soon(self._driver.run, group, self._answer, None, self._arrived)
             try:
                 yield self
             finally:
@@ -252,14 +247,14 @@ class ChargePointSimulator:
 
     async def close(self) -> None:
         """Close the connection; calls waiting for an answer fail with ConnectionLost."""
-        self._fail_all()
+        self._driver.abort()
         with anyio.move_on_after(2):
             await self.connection.close()
 
     @property
     def closed(self) -> anyio.Event:
         """Set once the connection has closed."""
-        return self._closed
+        return self._driver.done
 
     async def call(self, request: Request[_Res]) -> _Res:
         """Send ``request`` to the central system and return its answer.
@@ -267,15 +262,9 @@ class ChargePointSimulator:
         Raises :class:`CallErrorReceived` for a CALLERROR (or an answer that breaks its schema),
         :class:`CallTimeout` and :class:`ConnectionLost`.
         """
-        message_id = self.session.start_call(request, anyio.current_time())
-        pending = self._pending.add(message_id)
-        self._wakeup.set()
-        try:
-            await self._flush()
-            await pending.done.wait()
-        finally:
-            self._pending.discard(message_id)
-        return pending.outcome()  # type: ignore[return-value]
+        waiter = self._driver.start_call(request)
+        await self._driver.finish_call(waiter)
+        return waiter.outcome()  # type: ignore[return-value]
 
     async def send_raw(self, text: str) -> None:
         """Send a frame as it is (for protocol tests)."""
@@ -396,58 +385,10 @@ class ChargePointSimulator:
             stop_answer=stopped,
         )
 
-    # -- loops -------------------------------------------------------------------------------
+    # -- answering the central system -------------------------------------------------------
 
-    async def _receive_loop(self, group: anyio.abc.TaskGroup) -> None:
-        while True:
-            try:
-                text = await self.connection.receive()
-            except ConnectionClosed:
-                break
-            if self._closed.is_set():
-                break  # closing: a frame read meanwhile finds the session already closed
-            events = self.session.receive_text(text, anyio.current_time())
-            await self._flush()
-            for event in events:
-                if isinstance(event, CallReceived):
-                    self.received.append(event.request)
-                    group.start_soon(self._answer, event)
-                else:
-                    self._resolve(event)
-        self._fail_all()
-
-    async def _timer_loop(self) -> None:
-        while True:
-            wakeup = self._wakeup
-            deadline = self.session.next_deadline()
-            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
-                await wakeup.wait()
-            if wakeup.is_set():
-                self._wakeup = anyio.Event()
-            for event in self.session.handle_timers(anyio.current_time()):
-                self._resolve(event)
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if not self.session.has_outgoing:
-            return
-        async with self._send_lock:
-            for text in self.session.outgoing():
-                try:
-                    await self.connection.send(text)
-                except ConnectionClosed:
-                    self._fail_all()
-                    return
-
-    def _fail_all(self) -> None:
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        for event in self.session.close():
-            self._resolve(event)
-
-    def _resolve(self, event: Event) -> None:
-        self._pending.resolve(event)
+    def _arrived(self, event: CallReceived) -> None:
+        self.received.append(event.request)
 
     async def _answer(self, event: CallReceived) -> None:
         request = event.request
@@ -456,7 +397,7 @@ class ChargePointSimulator:
             answer = Answer(error=ErrorCode.NOT_SUPPORTED, description="not simulated")
         if answer.delay:
             await anyio.sleep(answer.delay)
-        if answer.drop or self._closed.is_set():
+        if answer.drop or self._driver.closed:
             return
         if answer.error is not None:
             self.session.send_error(
@@ -476,7 +417,7 @@ class ChargePointSimulator:
                 and getattr(response, "status", None) is RemoteStartStopStatus.ACCEPTED
             ):
                 self._remote_stops.setdefault(request.transaction_id, anyio.Event()).set()
-        await self._flush()
+        await self._driver.flush()
 
     def _configuration_answer(self, request: GetConfigurationRequest) -> Response:
         keys = request.key or tuple(self.configuration)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from hypothesis.strategies import SearchStrategy
 
 from ..converter import make_converter
-from ..messages import Message
+from ..messages.base import Message
 from ..registry import ACTIONS
 from .schema_strategies import payloads
 

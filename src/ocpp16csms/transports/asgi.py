@@ -19,7 +19,7 @@ import anyio
 
 from .._logging import get_logger
 from ..central_system import CentralSystem
-from ..connection import ConnectionClosed
+from ..connection import TransportClosed
 from ._admit import admit
 from .handshake import (
     HandshakeOptions,
@@ -70,7 +70,7 @@ class AsgiWebSocketConnection:
     async def receive(self) -> str:
         while True:
             if self._closed is not None:
-                raise ConnectionClosed(*self._closed)
+                raise TransportClosed(*self._closed)
             with anyio.CancelScope() as receiving:
                 self._receiving = receiving
                 try:
@@ -91,13 +91,13 @@ class AsgiWebSocketConnection:
 
     async def send(self, text: str) -> None:
         if self._closed is not None:
-            raise ConnectionClosed(*self._closed)
+            raise TransportClosed(*self._closed)
         try:
             await self._send({"type": "websocket.send", "text": text})
         except OSError:
             # ASGI 2.4: a server raises an OSError subclass once the client is gone.
             self._closed = (1006, "connection lost")
-            raise ConnectionClosed(*self._closed) from None
+            raise TransportClosed(*self._closed) from None
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._closed is not None:

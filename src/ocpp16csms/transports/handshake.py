@@ -15,7 +15,8 @@ from urllib.parse import unquote
 
 import attrs
 
-from ..security import verify_password
+from ..errors import RemoteProtocolError
+from ..profiles.security.passwords import verify_password
 from ..stores import ChargePointRecord
 
 __all__ = [
@@ -37,7 +38,7 @@ MAX_CHARGE_POINT_ID_LENGTH = 48
 """Longest charge point id accepted in the path (OCPP 1.6 sets none; 2.0.1 says 48)."""
 
 
-class HandshakeRefused(Exception):
+class HandshakeRefused(RemoteProtocolError):
     """The upgrade is refused with HTTP ``status``; nothing reaches the central system."""
 
     def __init__(self, status: int, reason: str) -> None:

@@ -27,7 +27,7 @@ from websockets.typing import Subprotocol
 
 from .._logging import get_logger
 from ..central_system import CentralSystem
-from ..connection import ConnectionClosed
+from ..connection import TransportClosed
 from ._admit import admit
 from .handshake import (
     SUBPROTOCOL,
@@ -71,7 +71,7 @@ class WebSocketConnection:
         try:
             message = await self.websocket.recv()
         except WebSocketClosed as closed:
-            raise ConnectionClosed(*_close_info(closed)) from None
+            raise TransportClosed(*_close_info(closed)) from None
         if isinstance(message, bytes):
             # OCPP-J uses text frames; a binary one is read as text and validated like any.
             return message.decode("utf-8", errors="replace")
@@ -81,7 +81,7 @@ class WebSocketConnection:
         try:
             await self.websocket.send(text)
         except WebSocketClosed as closed:
-            raise ConnectionClosed(*_close_info(closed)) from None
+            raise TransportClosed(*_close_info(closed)) from None
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.websocket.close(code, reason)
