@@ -29,6 +29,7 @@ from _smart_charging_helpers import (
     profile,
     shape,
 )
+from ocpp16csms.datatypes import ChargingProfile, ChargingSchedule
 from ocpp16csms.smart_charging import (
     CompositeOptions,
     InstalledProfile,
@@ -327,6 +328,50 @@ def test_charge_point_max_caps_instant_by_instant() -> None:
         (0, 16, 3),
         (3600, 12, 1),
     ]
+
+
+def periods(schedule: ChargingSchedule | None) -> list[tuple[int, float, int | None]]:
+    assert schedule is not None
+    return [(p.start_period, p.limit, p.number_phases) for p in schedule.charging_schedule_period]
+
+
+@pytest.mark.parametrize(
+    ("cap", "default"),
+    [
+        # The defect: 16 A/3 phases asked in A, but 7,360 W/1 phase (32 A) asked in W.
+        (profile(CP_MAX, [(0, 16, 3)]), profile(TX_DEFAULT, [(0, 32, 1)])),
+        # The same limits written in watts (16 A x 230 V x 3, 32 A x 230 V x 1).
+        (profile(CP_MAX, [(0, 11040, 3)], unit=W), profile(TX_DEFAULT, [(0, 7360, 1)], unit=W)),
+        # The phase counts the other way round, and phases absent (3, errata 3.69) on the cap.
+        (profile(CP_MAX, [(0, 32, 1)]), profile(TX_DEFAULT, [(0, 16, 3)])),
+        (profile(CP_MAX, [(0, 16)]), profile(TX_DEFAULT, [(0, 7360, 1)], unit=W)),
+    ],
+)
+def test_limits_on_different_phases_meet_on_the_fewer_phases(
+    cap: ChargingProfile, default: ChargingProfile
+) -> None:
+    installed = on(0, cap) + on(1, default)
+    in_a = composite_schedule(
+        installed, connector_id=1, start=T0, duration=HOUR, charging_rate_unit=A
+    )
+    in_w = composite_schedule(
+        installed, connector_id=1, start=T0, duration=HOUR, charging_rate_unit=W
+    )
+    # One physical limit: 16 A on one phase, which is 3,680 W at 230 V.
+    assert periods(in_a) == [(0, 16, 1)]
+    assert periods(in_w) == [(0, 3680, 1)]
+
+
+def test_a_second_shared_by_limits_on_different_phases_takes_the_physical_lower() -> None:
+    # 16 A on 3 phases until 9.5 s, then 32 A on 1 phase: the shared ninth second gets 16 A on
+    # one phase, in A and in W alike.
+    start = T0 + timedelta(milliseconds=500)
+    p = profile(TX_DEFAULT, [(0, 16, 3), (10, 32, 1)])
+    for unit, limit in ((A, 16), (W, 3680)):
+        result = composite_schedule(
+            on(1, p), connector_id=1, start=start, duration=60, charging_rate_unit=unit
+        )
+        assert periods(result)[1] == (9, limit, 1)
 
 
 def test_profiles_on_the_wrong_connector_are_ignored() -> None:

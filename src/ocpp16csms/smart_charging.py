@@ -15,7 +15,17 @@ from types import MappingProxyType
 
 import attrs
 
-from ._schedule_steps import Piece, S, Step, add, combine, minimum, overlay, stack, whole_seconds
+from ._schedule_steps import (
+    Piece,
+    S,
+    Step,
+    add,
+    combine,
+    minimum_on_fewest_phases,
+    overlay,
+    stack,
+    whole_seconds,
+)
 from .datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
 from .enums import ChargingProfileKindType as Kind
 from .enums import ChargingProfilePurposeType as Purpose
@@ -300,11 +310,15 @@ def composite_schedule(
             level = combine(level, gap, overlay)
         total = level if total is None else combine(total, level, add)
     # ChargePointMaxProfile cannot be Relative (§5.16); should one be installed, it counts
-    # from the start of the window.
-    result = combine(total or [], steps(((p, 0) for p in cp_max), start), minimum)
+    # from the start of the window. Limits on different phase counts meet on the fewer phases,
+    # so that the cap is the same physical limit whichever unit was asked.
+    lower = minimum_on_fewest_phases(
+        in_watts=unit is Unit.W, default_phases=options.default_number_phases
+    )
+    result = combine(total or [], steps(((p, 0) for p in cp_max), start), lower)
     if gap:
         result = combine(result, gap, overlay)
-    return _schedule(whole_seconds(result), start=start, unit=unit)
+    return _schedule(whole_seconds(result, lower), start=start, unit=unit)
 
 
 def _unit_of(
