@@ -326,6 +326,7 @@ from .smart_charging import (
     InstalledProfile,
     TransactionInfo,
     composite_schedule,
+    composite_schedule_response,
     validate_charging_profile,
     validate_remote_start_profile,
 )
@@ -676,6 +677,7 @@ __all__ = [
     "clear_matches",
     "compare_composite_schedules",
     "composite_schedule",
+    "composite_schedule_response",
     "constrain_fields",
     "constraints_of",
     "datetime_to_wire",
