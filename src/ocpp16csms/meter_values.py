@@ -632,8 +632,9 @@ def transaction_energy(
     """
     anomalies: list[EnergyAnomaly] = []
     found: list[Reading] = []
+    wanted = frozenset(contexts)
     for meter_value in meter_values:
-        found.extend(_register_readings(meter_value, location, frozenset(contexts), anomalies))
+        found.extend(_register_readings(meter_value, location, wanted, anomalies))
     found.sort(key=_reading_key)
     readings = [r for i, r in enumerate(found) if i == 0 or found[i - 1] != r]
     anomalies.sort(key=lambda a: (a.timestamp, a.raw))
