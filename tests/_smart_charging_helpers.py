@@ -153,6 +153,30 @@ def _value(
     return period.limit * factor if unit is W else period.limit / factor
 
 
+Winner = tuple[ChargingProfile, ChargingSchedulePeriod]
+"""The profile that prevails at an instant, and its period in force."""
+
+
+def _winner(
+    candidates: Iterable[tuple[ChargingProfile, int]],
+    t: datetime,
+    relative_start: datetime,
+    unit: ChargingRateUnitType,
+    options: CompositeOptions,
+) -> Winner | None:
+    best: tuple[tuple[int, int, float, int], Winner] | None = None
+    for p, specificity in candidates:
+        period = _period_at(p, t, relative_start, options)
+        if period is None:
+            continue
+        # Equal limits at an equal rank: the engine's order, phases absent first.
+        order = -1 if period.number_phases is None else period.number_phases
+        key = (-p.stack_level, -specificity, _value(p, period, unit, options), order)
+        if best is None or key < best[0]:
+            best = key, (p, period)
+    return None if best is None else best[1]
+
+
 def _prevailing(
     candidates: Iterable[tuple[ChargingProfile, int]],
     t: datetime,
@@ -160,15 +184,24 @@ def _prevailing(
     unit: ChargingRateUnitType,
     options: CompositeOptions,
 ) -> float | None:
-    best: tuple[int, int, float] | None = None
-    for p, specificity in candidates:
-        period = _period_at(p, t, relative_start, options)
-        if period is None:
-            continue
-        key = (-p.stack_level, -specificity, _value(p, period, unit, options))
-        if best is None or key < best:
-            best = key
-    return None if best is None else best[2]
+    won = _winner(candidates, t, relative_start, unit, options)
+    return None if won is None else _value(*won, unit, options)
+
+
+def _cp_max_winner(
+    installed: Iterable[InstalledProfile],
+    t: datetime,
+    *,
+    start: datetime,
+    unit: ChargingRateUnitType,
+    options: CompositeOptions,
+) -> Winner | None:
+    chosen = [
+        (i.profile, 0)
+        for i in installed
+        if i.connector_id == 0 and i.profile.charging_profile_purpose is CP_MAX
+    ]
+    return _winner(chosen, t, start, unit, options)
 
 
 def reference_cp_max(
@@ -180,15 +213,11 @@ def reference_cp_max(
     options: CompositeOptions = DEFAULTS,
 ) -> float | None:
     """The prevailing ChargePointMaxProfile limit at ``t``, in ``unit``."""
-    chosen = [
-        (i.profile, 0)
-        for i in installed
-        if i.connector_id == 0 and i.profile.charging_profile_purpose is CP_MAX
-    ]
-    return _prevailing(chosen, t, start, unit, options)
+    won = _cp_max_winner(installed, t, start=start, unit=unit, options=options)
+    return None if won is None else _value(*won, unit, options)
 
 
-def _connector_limit(
+def _connector_winner(
     installed: Sequence[InstalledProfile],
     c: int,
     t: datetime,
@@ -197,7 +226,7 @@ def _connector_limit(
     unit: ChargingRateUnitType,
     transactions: Mapping[int, TransactionInfo],
     options: CompositeOptions,
-) -> float | None:
+) -> Winner | None:
     tx = transactions.get(c)
     relative_start = start if tx is None else tx.start
     tx_profiles = [
@@ -208,9 +237,9 @@ def _connector_limit(
         and tx is not None
         and (i.profile.transaction_id in (None, tx.transaction_id) or tx.transaction_id is None)
     ]
-    limit = _prevailing(tx_profiles, t, relative_start, unit, options)
-    if limit is not None or (tx_profiles and not options.tx_default_fills_tx_profile_gaps):
-        return limit
+    won = _winner(tx_profiles, t, relative_start, unit, options)
+    if won is not None or (tx_profiles and not options.tx_default_fills_tx_profile_gaps):
+        return won
     if tx is None and not options.tx_profiles_without_transaction:
         return None
     defaults = [
@@ -220,7 +249,53 @@ def _connector_limit(
     ]
     if options.connector_tx_default_replaces_all and any(s for _, s in defaults):
         defaults = [(p, s) for p, s in defaults if s]
-    return _prevailing(defaults, t, relative_start, unit, options)
+    return _winner(defaults, t, relative_start, unit, options)
+
+
+Limit = tuple[float, int | None]
+"""A limit in the result's unit, with its number of phases (None: not given)."""
+
+
+def _limit(
+    won: Winner | None, unit: ChargingRateUnitType, options: CompositeOptions
+) -> Limit | None:
+    return None if won is None else (_value(*won, unit, options), won[1].number_phases)
+
+
+def _lower(a: Limit, b: Limit, unit: ChargingRateUnitType, options: CompositeOptions) -> float:
+    """The phases rule: two limits on different phase counts meet on the fewer phases."""
+    pa = a[1] or options.default_number_phases
+    pb = b[1] or options.default_number_phases
+    if pa == pb or unit is A:
+        return min(a[0], b[0])
+    return min(a[0] / pa, b[0] / pb) * min(pa, pb)
+
+
+def reference_inputs(
+    installed: Sequence[InstalledProfile],
+    t: datetime,
+    *,
+    connector_id: int,
+    start: datetime,
+    unit: ChargingRateUnitType,
+    transactions: Mapping[int, TransactionInfo],
+    options: CompositeOptions = DEFAULTS,
+) -> list[dict[ChargingRateUnitType, float]]:
+    """The limits a connector's composite combines at ``t`` (its own prevailing profile and the
+    ChargePointMaxProfile), each in A and in W with its own phases. ``unit`` breaks ties."""
+    won = [
+        _connector_winner(
+            installed,
+            connector_id,
+            t,
+            start=start,
+            unit=unit,
+            transactions=transactions,
+            options=options,
+        ),
+        _cp_max_winner(installed, t, start=start, unit=unit, options=options),
+    ]
+    return [{u: _value(*w, u, options) for u in (A, W)} for w in won if w is not None]
 
 
 def reference_limit(
@@ -239,11 +314,13 @@ def reference_limit(
     if options.gap_limit:
         gap = options.gap_limit.get(unit)
 
-    def connector_limit(c: int) -> float | None:
-        return _connector_limit(
+    def connector_limit(c: int) -> Limit | None:
+        won = _connector_winner(
             installed, c, t, start=start, unit=unit, transactions=transactions, options=options
         )
+        return _limit(won, unit, options)
 
+    level: Limit | None
     if connector_id > 0:
         level = connector_limit(connector_id)
     else:
@@ -251,11 +328,23 @@ def reference_limit(
         ids = sorted(connector_ids)
         if ids:
             parts = [connector_limit(c) for c in ids]
-            parts = [gap if x is None else x for x in parts]
-            level = None if None in parts else sum(x for x in parts if x is not None)
-    cap = reference_cp_max(installed, t, start=start, unit=unit, options=options)
-    values = [v for v in (level, cap) if v is not None]
-    return min(values) if values else gap
+            if gap is not None:
+                parts = [(gap, None) if x is None else x for x in parts]
+            if None not in parts:
+                known = [x for x in parts if x is not None]
+                # As the engine: the sum takes the most phases given by its parts.
+                phases = [x[1] for x in known if x[1] is not None]
+                level = sum(x[0] for x in known), max(phases) if phases else None
+    cap = _limit(
+        _cp_max_winner(installed, t, start=start, unit=unit, options=options), unit, options
+    )
+    if level is not None and cap is not None:
+        return _lower(level, cap, unit, options)
+    if level is not None:
+        return level[0]
+    if cap is not None:
+        return cap[0]
+    return gap
 
 
 def limit_in(schedule: ChargingSchedule, t: datetime) -> float | None:

@@ -19,7 +19,7 @@ from ocpp16csms.enums import (
 )
 from ocpp16csms.errors import InvalidRequest
 from ocpp16csms.messages.local_auth_list import SendLocalListRequest
-from ocpp16csms.profiles.local_auth_list.diff import (
+from ocpp16csms.profiles.local_auth_list import (
     LocalListError,
     LocalListPlan,
     apply_send_local_list,
@@ -117,7 +117,12 @@ def test_planned_requests_give_the_charge_point_the_desired_list(
 
     assert as_map(final) == as_map(desired)
     assert final == plan.final_list
-    assert final_version == plan.final_version
+    if plan.requests:
+        assert final_version == plan.final_version
+    else:
+        # Nothing sent: the charge point keeps its version, the record never goes down.
+        assert plan.final_version == max(acknowledged_version, reported)
+    assert plan.final_version >= acknowledged_version
     found = [request.list_version for request in plan.requests]
     assert found == sorted(set(found))
     assert all(v > max(acknowledged_version, charge_point_version or 0) for v in found)
@@ -281,12 +286,31 @@ def test_empty_desired_list() -> None:
     assert plan.final_list == ()
     assert plan.final_version == 4
     # A charge point that reports 0 after the clear holds an empty list (§5.10): no resend.
+    # Its version stays 4 for the host to record: the next list goes out as 5, not 1 again.
     again = plan_local_list_update(
         acknowledged=(), acknowledged_version=4, desired=[], charge_point_version=0
     )
-    assert again == LocalListPlan(requests=(), final_version=0, final_list=(), kind=None)
+    assert again == LocalListPlan(requests=(), final_version=4, final_list=(), kind=None)
     fresh = plan_local_list_update(acknowledged=[], acknowledged_version=0, desired=[])
-    assert fresh.kind is None
+    assert fresh == LocalListPlan(requests=(), final_version=0, final_list=(), kind=None)
+
+
+def test_a_charge_point_that_lost_its_list_does_not_move_the_version_down() -> None:
+    # The host recorded two entries at version 7; the charge point now reports 0 (empty).
+    acknowledged = [entry("a"), entry("b")]
+    emptied = plan_local_list_update(
+        acknowledged=acknowledged, acknowledged_version=7, desired=[], charge_point_version=0
+    )
+    assert emptied == LocalListPlan(requests=(), final_version=7, final_list=(), kind=None)
+    refilled = plan_local_list_update(
+        acknowledged=acknowledged,
+        acknowledged_version=7,
+        desired=acknowledged,
+        charge_point_version=0,
+    )
+    assert refilled.kind is UpdateType.FULL
+    assert [r.list_version for r in refilled.requests] == [8]
+    assert refilled.final_version == 8
 
 
 def test_full_is_chunked_into_a_full_then_differentials() -> None:

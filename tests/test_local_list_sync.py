@@ -31,14 +31,12 @@ from ocpp16csms.messages.local_auth_list import (
     SendLocalListRequest,
     SendLocalListResponse,
 )
-from ocpp16csms.profiles.local_auth_list import LocalListState
-from ocpp16csms.profiles.local_auth_list.diff import (
+from ocpp16csms.profiles.local_auth_list import (
     LocalListError,
-    apply_send_local_list,
-)
-from ocpp16csms.profiles.local_auth_list.service import (
+    LocalListState,
     LocalListSyncOutcome,
     LocalListSyncResult,
+    apply_send_local_list,
 )
 from ocpp16csms.stores import StoreError
 from ocpp16csms.testing import ChargePointSimulator

@@ -29,12 +29,21 @@ from _smart_charging_helpers import (
     profile,
     shape,
 )
-from ocpp16csms.profiles.smart_charging.composite import (
+from ocpp16csms.converter import make_converter
+from ocpp16csms.messages import (
+    ChargingProfile,
+    ChargingSchedule,
+    GetCompositeScheduleStatus,
+)
+from ocpp16csms.profiles.smart_charging import (
     CompositeOptions,
     InstalledProfile,
     TransactionInfo,
+    compare_composite_schedules,
     composite_schedule,
 )
+from ocpp16csms.profiles.smart_charging.composite import composite_schedule_response
+from ocpp16csms.validation import validator_for
 
 
 def composite(
@@ -329,6 +338,50 @@ def test_charge_point_max_caps_instant_by_instant() -> None:
     ]
 
 
+def periods(schedule: ChargingSchedule | None) -> list[tuple[int, float, int | None]]:
+    assert schedule is not None
+    return [(p.start_period, p.limit, p.number_phases) for p in schedule.charging_schedule_period]
+
+
+@pytest.mark.parametrize(
+    ("cap", "default"),
+    [
+        # The defect: 16 A/3 phases asked in A, but 7,360 W/1 phase (32 A) asked in W.
+        (profile(CP_MAX, [(0, 16, 3)]), profile(TX_DEFAULT, [(0, 32, 1)])),
+        # The same limits written in watts (16 A x 230 V x 3, 32 A x 230 V x 1).
+        (profile(CP_MAX, [(0, 11040, 3)], unit=W), profile(TX_DEFAULT, [(0, 7360, 1)], unit=W)),
+        # The phase counts the other way round, and phases absent (3, errata 3.69) on the cap.
+        (profile(CP_MAX, [(0, 32, 1)]), profile(TX_DEFAULT, [(0, 16, 3)])),
+        (profile(CP_MAX, [(0, 16)]), profile(TX_DEFAULT, [(0, 7360, 1)], unit=W)),
+    ],
+)
+def test_limits_on_different_phases_meet_on_the_fewer_phases(
+    cap: ChargingProfile, default: ChargingProfile
+) -> None:
+    installed = on(0, cap) + on(1, default)
+    in_a = composite_schedule(
+        installed, connector_id=1, start=T0, duration=HOUR, charging_rate_unit=A
+    )
+    in_w = composite_schedule(
+        installed, connector_id=1, start=T0, duration=HOUR, charging_rate_unit=W
+    )
+    # One physical limit: 16 A on one phase, which is 3,680 W at 230 V.
+    assert periods(in_a) == [(0, 16, 1)]
+    assert periods(in_w) == [(0, 3680, 1)]
+
+
+def test_a_second_shared_by_limits_on_different_phases_takes_the_physical_lower() -> None:
+    # 16 A on 3 phases until 9.5 s, then 32 A on 1 phase: the shared ninth second gets 16 A on
+    # one phase, in A and in W alike.
+    start = T0 + timedelta(milliseconds=500)
+    p = profile(TX_DEFAULT, [(0, 16, 3), (10, 32, 1)])
+    for unit, limit in ((A, 16), (W, 3680)):
+        result = composite_schedule(
+            on(1, p), connector_id=1, start=start, duration=60, charging_rate_unit=unit
+        )
+        assert periods(result)[1] == (9, limit, 1)
+
+
 def test_profiles_on_the_wrong_connector_are_ignored() -> None:
     # A charge point rejects these (§3.13.1); should one be listed, it does not count.
     installed = on(1, profile(CP_MAX, [(0, 5)])) + on(0, profile(TX, [(0, 6)]))
@@ -511,3 +564,95 @@ def test_options_are_frozen_copies() -> None:
     limits[A] = 1.0
     assert options.gap_limit == {A: 32.0}
     assert options == CompositeOptions(gap_limit={A: 32.0})
+
+
+@pytest.mark.parametrize(
+    ("gap_limit", "message"),
+    [
+        ({A: -1.0}, r"gap_limit\[A\] must be a finite limit >= 0 \(§7.14\), got -1.0"),
+        ({A: 32.0, W: -0.1}, r"gap_limit\[W\] must be a finite limit >= 0"),
+        ({W: float("nan")}, r"gap_limit\[W\] must be a finite limit >= 0"),
+        ({A: float("inf")}, r"gap_limit\[A\] must be a finite limit >= 0"),
+        ({A: "32"}, r"gap_limit\[A\] must be a number, got '32'"),
+        ({A: True}, r"gap_limit\[A\] must be a number"),
+        ({"A": 32.0}, r"gap_limit keys must be ChargingRateUnitType, got 'A'"),
+    ],
+)
+def test_a_gap_limit_that_is_no_limit_is_refused(gap_limit: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CompositeOptions(gap_limit=gap_limit)  # type: ignore[arg-type]
+
+
+def test_a_gap_limit_of_zero_or_more_is_accepted() -> None:
+    assert CompositeOptions(gap_limit={A: 0}).gap_limit == {A: 0}
+    assert CompositeOptions(gap_limit={}).gap_limit == {}
+    assert CompositeOptions(gap_limit={A: 6, W: 4140.5}).gap_limit == {A: 6, W: 4140.5}
+
+
+# --- GetCompositeSchedule.conf --------------------------------------------------------------
+
+
+def test_a_composite_becomes_an_accepted_response() -> None:
+    p = profile(TX_DEFAULT, [(0, 20), (1800, 10, 1)], start_schedule=at(600))
+    schedule = composite_schedule(on(2, p), connector_id=2, start=T0, duration=HOUR)
+    assert schedule is not None
+    response = composite_schedule_response(schedule, connector_id=2)
+    assert response.status is GetCompositeScheduleStatus.ACCEPTED
+    assert response.connector_id == 2
+    # The periods count from scheduleStart: the leading gap of 600 s moved it.
+    assert response.schedule_start == at(600)
+    reported = response.charging_schedule
+    assert reported is not None
+    # Errata 3.57: no startSchedule inside; everything else as computed.
+    assert reported.start_schedule is None
+    assert reported.charging_rate_unit is schedule.charging_rate_unit
+    assert reported.duration == schedule.duration == 3000
+    assert reported.charging_schedule_period == schedule.charging_schedule_period
+    inside = composite_schedule_response(schedule, connector_id=2, start_schedule_inside=True)
+    assert inside.charging_schedule == schedule
+    assert inside.schedule_start == at(600)
+    # What a host reports compares equal to what it expected.
+    assert compare_composite_schedules(schedule, response) == []
+
+
+def test_the_response_goes_on_the_wire_as_the_schema_says() -> None:
+    schedule = composite_schedule(
+        on(1, profile(TX_DEFAULT, [(0, 16, 3)])), connector_id=1, start=T0, duration=HOUR
+    )
+    response = composite_schedule_response(schedule, connector_id=1)
+    payload = make_converter().unstructure(response)
+    assert payload == {
+        "status": "Accepted",
+        "connectorId": 1,
+        "scheduleStart": "2024-01-01T00:00:00Z",
+        "chargingSchedule": {
+            "duration": 3600,
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0, "numberPhases": 3}],
+        },
+    }
+    assert validator_for("GetCompositeScheduleResponse").violations(payload) == []
+
+
+def test_no_composite_becomes_a_rejected_response() -> None:
+    response = composite_schedule_response(None, connector_id=1)
+    assert response.status is GetCompositeScheduleStatus.REJECTED
+    assert (response.connector_id, response.schedule_start, response.charging_schedule) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_response_needs_a_framed_schedule_and_a_connector() -> None:
+    schedule = composite_schedule(
+        on(1, profile(TX_DEFAULT, [(0, 16)])), connector_id=1, start=T0, duration=HOUR
+    )
+    assert schedule is not None
+    with pytest.raises(ValueError, match="connector_id must be >= 0"):
+        composite_schedule_response(schedule, connector_id=-1)
+    unframed = ChargingSchedule(
+        charging_rate_unit=A, charging_schedule_period=schedule.charging_schedule_period
+    )
+    with pytest.raises(ValueError, match="no start_schedule"):
+        composite_schedule_response(unframed, connector_id=1)

@@ -39,12 +39,12 @@ from ocpp16csms.messages import (
     StartTransactionRequest,
     StopTransactionRequest,
 )
-from ocpp16csms.profiles.smart_charging.composite import ChargingProfileError
-from ocpp16csms.profiles.smart_charging.service import (
+from ocpp16csms.profiles.smart_charging import (
+    ChargingProfileError,
+    InstalledChargingProfile,
     ScheduleDifference,
     compare_composite_schedules,
 )
-from ocpp16csms.profiles.smart_charging.store import InstalledChargingProfile
 from ocpp16csms.stores import (
     IdTagRecord,
     StoreError,

@@ -24,6 +24,7 @@ from _smart_charging_helpers import (
     installed_profiles,
     limit_in,
     reference_cp_max,
+    reference_inputs,
     reference_limit,
     transaction_maps,
     window_starts,
@@ -37,7 +38,7 @@ from ocpp16csms.enums import (
     ChargingProfilePurposeType,
     ChargingRateUnitType,
 )
-from ocpp16csms.profiles.smart_charging.composite import (
+from ocpp16csms.profiles.smart_charging import (
     CompositeOptions,
     InstalledProfile,
     TransactionInfo,
@@ -160,6 +161,97 @@ def test_never_above_the_charge_point_max(
         cap = reference_cp_max(installed, t, start=start, unit=result.charging_rate_unit)
         if got is not None and cap is not None:
             assert got <= cap + 1e-9, t
+
+
+def period_in(schedule: ChargingSchedule, t: datetime) -> ChargingSchedulePeriod | None:
+    """The period of ``schedule`` in force at ``t``, None outside its span."""
+    assert schedule.start_schedule is not None
+    assert schedule.duration is not None
+    offset = (t - schedule.start_schedule).total_seconds()
+    if not 0 <= offset < schedule.duration:
+        return None
+    return [p for p in schedule.charging_schedule_period if p.start_period <= offset][-1]
+
+
+@st.composite
+def limits_in_force(draw: st.DrawFn, purpose: ChargingProfilePurposeType) -> ChargingProfile:
+    """A profile in force over every window, with any unit, limit and number of phases."""
+    unit = draw(st.sampled_from([A, W]))
+    tenths = st.integers(1, 640) if unit is A else st.integers(1, 440_000)
+    return ChargingProfile(
+        charging_profile_id=draw(st.integers(1, 10**6)),
+        stack_level=draw(st.integers(0, 2)),
+        charging_profile_purpose=purpose,
+        charging_profile_kind=ABSOLUTE,
+        charging_schedule=ChargingSchedule(
+            charging_rate_unit=unit,
+            start_schedule=at(-10 * 86_400),
+            charging_schedule_period=(
+                ChargingSchedulePeriod(
+                    start_period=0,
+                    limit=draw(tenths) / 10,
+                    number_phases=draw(st.sampled_from([None, 1, 2, 3])),
+                ),
+            ),
+        ),
+    )
+
+
+@given(
+    installed_profiles(max_size=6),
+    limits_in_force(CP_MAX),
+    limits_in_force(TX_DEFAULT),
+    st.sampled_from(CONNECTORS),
+    window_starts.map(at),
+    durations,
+    units,
+    transaction_maps,
+)
+def test_never_above_any_input_in_either_unit(
+    installed: list[InstalledProfile],
+    cap: ChargingProfile,
+    default: ChargingProfile,
+    connector_id: int,
+    start: datetime,
+    duration: int,
+    unit: ChargingRateUnitType | None,
+    transactions: dict[int, TransactionInfo],
+) -> None:
+    # The connector's own limit and the ChargePointMaxProfile, on whatever phases each has: the
+    # composite is at most each of them, read in amperes and in watts alike.
+    options = CompositeOptions()
+    installed = [
+        *installed,
+        InstalledProfile(connector_id=0, profile=cap),
+        InstalledProfile(connector_id=connector_id, profile=default),
+    ]
+    result = run(installed, connector_id, start, duration, unit, transactions)
+    assert result is not None
+    for t in instants(result, start, duration):
+        period = period_in(result, t)
+        if period is None:
+            continue
+        watts_per_amp = options.nominal_voltage * (
+            period.number_phases or options.default_number_phases
+        )
+        got = {A: period.limit, W: period.limit}
+        if result.charging_rate_unit is A:
+            got[W] = period.limit * watts_per_amp
+        else:
+            got[A] = period.limit / watts_per_amp
+        inputs = reference_inputs(
+            installed,
+            t,
+            connector_id=connector_id,
+            start=start,
+            unit=result.charging_rate_unit,
+            transactions=transactions,
+            options=options,
+        )
+        assert len(inputs) == 2, t
+        for limit in inputs:
+            for u in (A, W):
+                assert got[u] <= limit[u] * (1 + 1e-9) + 1e-9, (t, u, got, limit)
 
 
 @settings(max_examples=120, deadline=None)

@@ -27,7 +27,7 @@ from _smart_charging_helpers import (
 )
 from ocpp16csms.datatypes import ChargingProfile
 from ocpp16csms.errors import InvalidRequest
-from ocpp16csms.profiles.smart_charging.composite import (
+from ocpp16csms.profiles.smart_charging import (
     ChargePointLimits,
     ChargingProfileError,
     validate_charging_profile,

@@ -275,6 +275,28 @@ def test_nested_path_and_field_path() -> None:
     assert reference_violations("MeterValues", payload) == [v]
 
 
+@pytest.mark.parametrize("unit", ["Hertz", "Celsius", "Celcius"])
+def test_units_the_errata_add_validate(unit: str) -> None:
+    # Errata v4.0: Frequency is measured in Hertz; Celsius and the schemas' Celcius are both sent.
+    sampled = [{"value": "49.98", "measurand": "Frequency", "unit": unit}]
+    meter_value = [{"timestamp": "2024-01-01T00:00:00Z", "sampledValue": sampled}]
+    meter_values = {"connectorId": 1, "meterValue": meter_value}
+    stop = {
+        "meterStop": 1,
+        "timestamp": "2024-01-01T00:00:00Z",
+        "transactionId": 1,
+        "transactionData": meter_value,
+    }
+    for action, payload in (("MeterValues", meter_values), ("StopTransaction", stop)):
+        assert validator_for(action).violations(payload) == []
+        assert reference_violations(action, payload) == []
+        hz = {**sampled[0], "unit": "Hz"}
+        bad = {**meter_value[0], "sampledValue": [hz]}
+        key = "meterValue" if action == "MeterValues" else "transactionData"
+        [v] = validator_for(action).violations({**payload, key: [bad]})
+        assert (v.keyword, v.field) == ("enum", "unit")
+
+
 def test_violation_error_carries_code_and_details() -> None:
     [v] = validator_for("Authorize").violations({"idTag": "a", "foo": 1})
     error = violation_error(v)

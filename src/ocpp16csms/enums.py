@@ -384,6 +384,8 @@ class UnitOfMeasure(StrEnum):
     FAHRENHEIT = "Fahrenheit"
     K = "K"
     PERCENT = "Percent"
+    # Errata v4.0 to §7.45: 1.6 has no unit for the Frequency measurand; it is Hertz.
+    HERTZ = "Hertz"
 
 
 class UnlockStatus(StrEnum):

@@ -35,8 +35,11 @@ class LocalListPlan:
     """The SendLocalList requests (§6.43) that bring a charge point's list to the desired one.
 
     ``kind`` is the update type of the first request, or ``None`` when the charge point already
-    holds the desired list at a known version and nothing needs sending. ``final_version`` and
-    ``final_list`` are what the charge point holds once every request has been accepted.
+    holds the desired list at a known version and nothing needs sending. ``final_list`` is what
+    the charge point holds once every request has been accepted, and ``final_version`` the
+    version to record with it: the last request's, or with nothing to send the higher of the
+    acknowledged and reported versions. It is never below the acknowledged version, even when
+    the charge point reports 0 for an empty list (§5.10): the next list must not reuse a version.
     """
 
     requests: tuple[SendLocalListRequest, ...]
@@ -193,8 +196,9 @@ def plan_local_list_update(
     ``charge_point_version`` is what GetLocalListVersion (§5.10) answered, if it was asked.
     When the two versions agree and are above 0, the charge point holds ``acknowledged``: the
     plan is nothing, or a Differential when the diff is shorter than ``desired``, else a Full.
-    A reported version of 0 means an empty list (§5.10). Otherwise the charge point's list is
-    unknown and the plan is a Full. Requests carry at most ``send_local_list_max_length``
+    A reported version of 0 means an empty list (§5.10); with an empty ``desired`` the plan is
+    nothing, at the acknowledged version. Otherwise the charge point's list is unknown and the
+    plan is a Full. Requests carry at most ``send_local_list_max_length``
     entries (a Full with the first chunk, then Differentials) and versions above both known
     versions, one more per request. An empty Full sends an empty ``local_authorization_list``.
 
@@ -227,8 +231,13 @@ def plan_local_list_update(
     if known is not None:
         diff = _diff(known, desired_index)
         if not diff:
+            # Versions recorded never go down: a charge point that reports 0 after our empty
+            # Full still holds the list of that version, whatever §5.10 makes it report.
             return LocalListPlan(
-                requests=(), final_version=reported, final_list=tuple(known.values()), kind=None
+                requests=(),
+                final_version=max(acknowledged_version, reported),
+                final_list=tuple(known.values()),
+                kind=None,
             )
         if len(diff) < len(desired_index):
             return _planned(

@@ -16,6 +16,7 @@ from .composite import (
     InstalledProfile,
     TransactionInfo,
     composite_schedule,
+    composite_schedule_response,
     validate_charging_profile,
     validate_remote_start_profile,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "clear_matches",
     "compare_composite_schedules",
     "composite_schedule",
+    "composite_schedule_response",
     "ends_with_transaction",
     "replaces",
     "validate_charging_profile",

@@ -106,6 +106,31 @@ def minimum(a: Value | None, b: Value | None) -> Value | None:
     return b if b[0] < a[0] else a
 
 
+def minimum_on_fewest_phases(
+    *, in_watts: bool, default_phases: int
+) -> Callable[[Value | None, Value | None], Value | None]:
+    """The lower of two limits as one physical limit, whatever the unit (errata 3.69).
+
+    Limits on the same number of phases compare as they are. Otherwise both are taken on the
+    fewer phases: an ampere limit is per phase, so it stays; a watt limit keeps its power per
+    phase, ``W / phases``. The lower per-phase figure on the fewer phases never exceeds either
+    limit in A or in W, and is the same limit in both units.
+    """
+
+    def lower(a: Value | None, b: Value | None) -> Value | None:
+        if a is None or b is None:
+            return minimum(a, b)
+        pa, pb = a[1] or default_phases, b[1] or default_phases
+        if pa == pb:
+            return minimum(a, b)
+        fewest = min(pa, pb)
+        if not in_watts:
+            return min(a[0], b[0]), fewest
+        return min(a[0] / pa, b[0] / pb) * fewest, fewest
+
+    return lower
+
+
 def add(a: Value | None, b: Value | None) -> Value | None:
     # A connector without a limit makes the total unlimited.
     if a is None or b is None:
@@ -120,15 +145,19 @@ def round_down(limit: float) -> float:
     return math.floor(limit * 10 + 1e-6) / 10
 
 
-def whole_seconds(steps: list[Step]) -> list[Step]:
-    """Cut microsecond steps to whole seconds; a second shared by two steps takes the lower."""
+def whole_seconds(
+    steps: list[Step],
+    lower: Callable[[Value | None, Value | None], Value | None] = minimum,
+) -> list[Step]:
+    """Cut microsecond steps to whole seconds; a second shared by two steps takes ``lower``."""
     out: list[Step] = []
     for t0, t1, limit, phases in steps:
         a, b = t0 // S, -(-t1 // S)
         if out and out[-1][1] > a:
             p0, _, shared_limit, shared_phases = out[-1]
-            if limit < shared_limit:
-                shared_limit, shared_phases = limit, phases
+            shared = lower((shared_limit, shared_phases), (limit, phases))
+            assert shared is not None
+            shared_limit, shared_phases = shared
             if p0 < a:
                 out[-1] = (p0, a, out[-1][2], out[-1][3])
                 out.append((a, a + 1, shared_limit, shared_phases))

@@ -9,6 +9,7 @@ store. The choices the specification leaves open are written out in ``docs/smart
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -19,9 +20,20 @@ from ...datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeri
 from ...enums import ChargingProfileKindType as Kind
 from ...enums import ChargingProfilePurposeType as Purpose
 from ...enums import ChargingRateUnitType as Unit
-from ...enums import RecurrencyKindType
+from ...enums import GetCompositeScheduleStatus, RecurrencyKindType
 from ...errors import InvalidRequest
-from ._steps import Piece, S, Step, add, combine, minimum, overlay, stack, whole_seconds
+from ...messages.smart_charging import GetCompositeScheduleResponse
+from ._steps import (
+    Piece,
+    S,
+    Step,
+    add,
+    combine,
+    minimum_on_fewest_phases,
+    overlay,
+    stack,
+    whole_seconds,
+)
 
 __all__ = [
     "ChargePointLimits",
@@ -30,6 +42,7 @@ __all__ = [
     "InstalledProfile",
     "TransactionInfo",
     "composite_schedule",
+    "composite_schedule_response",
     "validate_charging_profile",
     "validate_remote_start_profile",
 ]
@@ -63,12 +76,29 @@ def _gap_limits(
     return None if value is None else MappingProxyType(dict(value))
 
 
+def _check_gap_limits(
+    _: object,
+    attribute: attrs.Attribute[Mapping[Unit, float] | None],
+    value: Mapping[Unit, float] | None,
+) -> None:
+    # A negative limit is no limit a charge point could follow (§7.14: limit >= 0).
+    for unit, limit in (value or {}).items():
+        if not isinstance(unit, Unit):
+            raise ValueError(f"{attribute.name} keys must be ChargingRateUnitType, got {unit!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int | float):
+            raise ValueError(f"{attribute.name}[{unit}] must be a number, got {limit!r}")
+        if not math.isfinite(limit) or limit < 0:
+            raise ValueError(
+                f"{attribute.name}[{unit}] must be a finite limit >= 0 (§7.14), got {limit!r}"
+            )
+
+
 @attrs.frozen(kw_only=True)
 class CompositeOptions:
     """How the charge point being modelled fills in what §3.13 leaves open.
 
     ``nominal_voltage`` and ``default_number_phases`` convert between A and W (errata 3.69);
-    ``gap_limit`` is the limit, per unit, where no profile applies (None: leave the gap);
+    ``gap_limit`` is the limit (>= 0), per unit, where no profile applies (None: leave the gap);
     ``tx_profiles_without_transaction``: TxDefaultProfiles count on an idle connector;
     ``tx_default_fills_tx_profile_gaps``: TxDefault applies where no TxProfile is in force;
     ``connector_tx_default_replaces_all``: a connector's own TxDefaultProfiles hide all of
@@ -83,7 +113,7 @@ class CompositeOptions:
         default=3, validator=[attrs.validators.ge(1), attrs.validators.le(3)]
     )
     gap_limit: Mapping[Unit, float] | None = attrs.field(
-        default=None, converter=_gap_limits, hash=False
+        default=None, converter=_gap_limits, validator=_check_gap_limits, hash=False
     )
     tx_profiles_without_transaction: bool = True
     tx_default_fills_tx_profile_gaps: bool = True
@@ -300,11 +330,15 @@ def composite_schedule(
             level = combine(level, gap, overlay)
         total = level if total is None else combine(total, level, add)
     # ChargePointMaxProfile cannot be Relative (§5.16); should one be installed, it counts
-    # from the start of the window.
-    result = combine(total or [], steps(((p, 0) for p in cp_max), start), minimum)
+    # from the start of the window. Limits on different phase counts meet on the fewer phases,
+    # so that the cap is the same physical limit whichever unit was asked.
+    lower = minimum_on_fewest_phases(
+        in_watts=unit is Unit.W, default_phases=options.default_number_phases
+    )
+    result = combine(total or [], steps(((p, 0) for p in cp_max), start), lower)
     if gap:
         result = combine(result, gap, overlay)
-    return _schedule(whole_seconds(result), start=start, unit=unit)
+    return _schedule(whole_seconds(result, lower), start=start, unit=unit)
 
 
 def _unit_of(
@@ -345,6 +379,44 @@ def _schedule(steps: list[Step], *, start: datetime, unit: Unit) -> ChargingSche
         charging_schedule_period=tuple(periods),
         duration=end - first,
         start_schedule=start + timedelta(seconds=first),
+    )
+
+
+def composite_schedule_response(
+    schedule: ChargingSchedule | None,
+    *,
+    connector_id: int,
+    start_schedule_inside: bool = False,
+) -> GetCompositeScheduleResponse:
+    """The GetCompositeSchedule.conf (§6.22) that reports ``schedule`` for ``connector_id``.
+
+    A schedule gives Accepted, with ``schedule_start`` set to its ``start_schedule``: its periods
+    count from there. Errata 3.57 asks for ``startSchedule`` to be left out of the schedule
+    itself, and it is, unless ``start_schedule_inside`` is True. None (nothing limits the window,
+    see :func:`composite_schedule`) gives Rejected with neither field, as §6.22 allows.
+    """
+    if connector_id < 0:
+        raise ValueError(f"connector_id must be >= 0, got {connector_id}")
+    if schedule is None:
+        return GetCompositeScheduleResponse(status=GetCompositeScheduleStatus.REJECTED)
+    if schedule.start_schedule is None:
+        raise ValueError(
+            "the schedule has no start_schedule, so scheduleStart cannot be given; "
+            "pass the result of composite_schedule"
+        )
+    inside = schedule
+    if not start_schedule_inside:
+        inside = ChargingSchedule(
+            charging_rate_unit=schedule.charging_rate_unit,
+            charging_schedule_period=schedule.charging_schedule_period,
+            duration=schedule.duration,
+            min_charging_rate=schedule.min_charging_rate,
+        )
+    return GetCompositeScheduleResponse(
+        status=GetCompositeScheduleStatus.ACCEPTED,
+        connector_id=connector_id,
+        schedule_start=schedule.start_schedule,
+        charging_schedule=inside,
     )
 
 
