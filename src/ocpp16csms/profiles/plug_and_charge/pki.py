@@ -47,6 +47,7 @@ __all__ = [
     "load_pem_certificates",
     "ocsp_request_data",
     "ocsp_responder_url",
+    "public_key_bits",
     "same_certificate",
     "sign_csr",
     "verify_chain",
@@ -117,7 +118,8 @@ def _der_element(data: bytes, at: int) -> tuple[int, int, int]:
     return tag, at + 2 + size, at + 2 + size + length
 
 
-def _public_key_bits(certificate: x509.Certificate) -> bytes:
+def public_key_bits(certificate: x509.Certificate) -> bytes:
+    """The value of the certificate's subjectPublicKey BIT STRING (what issuerKeyHash hashes)."""
     # SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey
     # BIT STRING }. RFC 6960's issuerKeyHash hashes the BIT STRING's value without its tag,
     # length and unused-bits count. cryptography wrote this DER, so it is well formed.
@@ -145,7 +147,7 @@ def certificate_hash_data(
     return CertificateHashData(
         hash_algorithm=algorithm,
         issuer_name_hash=_digest(algorithm, certificate.issuer.public_bytes()),
-        issuer_key_hash=_digest(algorithm, _public_key_bits(issuer)),
+        issuer_key_hash=_digest(algorithm, public_key_bits(issuer)),
         serial_number=format(certificate.serial_number, "x"),
     )
 
