@@ -33,6 +33,7 @@ from ocpp16csms.profiles.plug_and_charge import (
 )
 from ocpp16csms.profiles.plug_and_charge.codec import pnc_schema, pnc_schema_names, pnc_wire_name
 from ocpp16csms.testing.pnc import pnc_instances, pnc_message_classes
+from ocpp16csms.validation import reference_violations
 
 CLASSES = pnc_message_classes()
 codec = PncCodec()
@@ -137,6 +138,7 @@ def test_round_trip_through_json_text(cls: Any, data: st.DataObject) -> None:
     message = data.draw(pnc_instances(cls))
     text = codec.to_json(message)
     assert text.isascii()
+    assert reference_violations(pnc_schema(cls.schema_name), json.loads(text)) == []
     assert codec.from_json(cls, text) == message
     assert "null" not in json.dumps(_keys(json.loads(text)))  # absent optionals are omitted
 
@@ -240,3 +242,18 @@ def test_constraints_hold_at_construction() -> None:
         IdToken(id_token="x" * 37, type=IdTokenEnum.EMAID)
     with pytest.raises(ValueError, match="vendorId"):
         CustomData(vendor_id="acme", extra={"vendorId": "other"})
+
+
+@pytest.mark.parametrize("name", pnc_schema_names())
+def test_schemas_are_valid_draft_06_and_both_validators_agree(name: str) -> None:
+    import jsonschema  # type: ignore[import-untyped]
+
+    from ocpp16csms.profiles.plug_and_charge.codec import pnc_validator
+
+    schema = pnc_schema(name)
+    jsonschema.Draft6Validator.check_schema(schema)
+    assert schema["$schema"] == "http://json-schema.org/draft-06/schema#"
+    broken: dict[str, Any] = {"customData": {"vendorId": 5}, "unexpected": True}
+    compiled = pnc_validator(name).violations(broken)
+    assert compiled == reference_violations(schema, broken)
+    assert {v.keyword for v in compiled} >= {"additionalProperties", "type"}
