@@ -318,3 +318,23 @@ def test_boundaries_of_the_long_strings() -> None:
         }
     }
     assert _decode("GetCertificateStatus", ocsp).ocsp_request_data.issuer_name_hash == "a" * 128
+
+
+def test_the_ocpp16_data_transfer_classes_fit_the_codec() -> None:
+    # The codec reads and writes the 1.6 DataTransfer fields; the 1.6 classes carry them as is.
+    from ocpp16csms import DataTransferRequest, DataTransferResponse
+
+    inbound = DataTransferRequest(
+        vendor_id=PNC_VENDOR_ID, message_id="Authorize", data=json.dumps(AUTHORIZE)
+    )
+    assert isinstance(codec.decode_request(inbound), AuthorizeRequest)
+    outbound = codec.encode_request(CertificateSignedRequest(certificate_chain="x"))
+    DataTransferRequest(
+        vendor_id=outbound.vendor_id, message_id=outbound.message_id, data=outbound.data
+    )
+    result = codec.encode_result(CertificateSignedResponse(status=CertificateSignedStatus.REJECTED))
+    conf = DataTransferResponse(status=result.status, data=result.data)
+    answer = codec.decode_result(CertificateSignedRequest(certificate_chain="x"), conf)
+    assert answer.status is CertificateSignedStatus.REJECTED
+    refusal = PncUnknownMessageId("x").reply()
+    assert DataTransferResponse(status=refusal.status, data=refusal.data).data is None
