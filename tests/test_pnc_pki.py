@@ -188,7 +188,12 @@ def test_a_ca_as_leaf_and_unreadable_input_are_refused(pki: DemoPki) -> None:
     with pytest.raises(CertificateChainError) as caught:
         verify_chain([pki.mo_sub_ca2.certificate], [pki.mo_root.certificate], now=NOW)
     assert caught.value.problem is ChainProblem.LEAF_IS_CA
-    for text in ("", "hello", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"):
+    for text in (
+        "",
+        "hello",
+        "\ud800é",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    ):
         with pytest.raises(CertificateChainError) as caught:
             verify_contract_chain(text, [pki.mo_root.certificate], now=NOW)
         _problem(caught.value, ChainProblem.MALFORMED, AuthorizeCertificateStatus.CERT_CHAIN_ERROR)
@@ -262,7 +267,7 @@ def test_bad_csrs_raise_csr_error(pki: DemoPki) -> None:
     der[-3] ^= 0x01  # inside the signature
     tampered = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM).decode()
     cases = {
-        "not a PEM": "hello",
+        "not a PEM": "hello \ud800",
         "does not verify": tampered,
         "secp256r1": _csr_with(ec.generate_private_key(ec.SECP384R1())),
         "secp256r1 ": _csr_with(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
@@ -351,3 +356,16 @@ def test_ocsp_request_data_takes_the_responder_from_the_certificate(
         other.contract.certificate, other.mo_sub_ca2.certificate, responder_url="http://o/"
     )
     assert given_url.responder_url == "http://o/"
+
+
+@given(
+    text=st.text(max_size=200)
+    | st.binary(max_size=200).map(
+        lambda b: "-----BEGIN CERTIFICATE-----\n" + b.hex() + "\n-----END CERTIFICATE-----\n"
+    )
+)
+def test_any_text_is_a_chain_or_a_chain_error(pki: DemoPki, text: str) -> None:
+    with pytest.raises(CertificateChainError):
+        verify_contract_chain(text, [pki.mo_root.certificate], now=NOW)
+    with pytest.raises(CsrError):
+        pki.sign_secc_csr(text.replace("CERTIFICATE", "CERTIFICATE REQUEST"), now=NOW)

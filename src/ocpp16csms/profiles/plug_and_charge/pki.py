@@ -75,7 +75,7 @@ class CertifiedKey:
 
 def load_pem_certificates(text: str | bytes) -> list[x509.Certificate]:
     """The certificates in PEM text, in order; :class:`CertificateChainError` if there is none."""
-    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    data = text.encode("ascii", "replace") if isinstance(text, str) else text
     try:
         return x509.load_pem_x509_certificates(data)
     except ValueError:
@@ -466,7 +466,7 @@ def sign_csr(
     with ``expected_common_name`` its CN must match. The leaf ends no later than the issuer.
     Raises :class:`CsrError`.
     """
-    data = csr_pem.encode("utf-8", "surrogateescape") if isinstance(csr_pem, str) else csr_pem
+    data = csr_pem.encode("ascii", "replace") if isinstance(csr_pem, str) else csr_pem
     try:
         csr = x509.load_pem_x509_csr(data)
     except ValueError:
