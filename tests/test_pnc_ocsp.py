@@ -321,6 +321,8 @@ def test_ocsp_requests_from_ocpp_data_match_those_from_certificates(pki: DemoPki
         {"issuer_name_hash": "zz"},
         {"issuer_key_hash": "abcd"},  # too short for SHA-256
         {"serial_number": "xyz"},
+        {"serial_number": "1_a"},
+        {"serial_number": "\u0663"},  # an Arabic-Indic digit, which int() would take
     ],
 )
 def test_bad_request_data_is_a_typed_error(pki: DemoPki, change: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 _DER = Encoding.DER
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 Fetch = Callable[[str, bytes], Awaitable[bytes]]
 """``await fetch(responder_url, der_request)`` returns the DER OCSP response (RFC 6960 A.1)."""
@@ -135,6 +137,9 @@ def ocsp_request_from_data(data: OCSPRequestData | CertificateHashData) -> bytes
     length does not fit the algorithm.
     """
     try:
+        if not _HEX.fullmatch(data.serial_number):
+            # int(…, 16) would also take spaces, underscores and non-ASCII digits.
+            raise ValueError(f"serial number {data.serial_number[:40]!r} is not hex")
         name_hash = bytes.fromhex(data.issuer_name_hash)
         key_hash = bytes.fromhex(data.issuer_key_hash)
         serial = int(data.serial_number, 16)
