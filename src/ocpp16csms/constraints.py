@@ -22,6 +22,7 @@ __all__ = [
     "CiString255",
     "CiString500",
     "ConnectorId",
+    "MaxItems",
     "MaxLength",
     "MinItems",
     "Minimum",
@@ -64,7 +65,14 @@ class MinItems:
     value: int
 
 
-Constraint = MaxLength | Minimum | MultipleOf | MinItems
+@attrs.frozen
+class MaxItems:
+    """A list holds at most ``value`` items (cardinality 0..n; OCPP 2.0.1 payloads need it)."""
+
+    value: int
+
+
+Constraint = MaxLength | Minimum | MultipleOf | MinItems | MaxItems
 
 CiString20 = Annotated[str, MaxLength(20)]
 """A case-insensitive string of at most 20 characters (§7.1 CiString20Type)."""
@@ -96,7 +104,9 @@ def constraints_of(tp: Any) -> tuple[Any, tuple[Constraint, ...], bool]:
     found: tuple[Constraint, ...] = ()
     if get_origin(tp) is Annotated:
         base, *meta = get_args(tp)
-        found = tuple(m for m in meta if isinstance(m, MaxLength | Minimum | MultipleOf | MinItems))
+        found = tuple(
+            m for m in meta if isinstance(m, MaxLength | Minimum | MultipleOf | MinItems | MaxItems)
+        )
         tp = base
     return tp, found, optional
 
@@ -126,6 +136,14 @@ def _check_min_items(limit: int) -> _Validator:
     def check(_: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
         if len(value) < limit:
             raise ValueError(f"{attribute.name} has {len(value)} items; at least {limit} needed")
+
+    return check
+
+
+def _check_max_items(limit: int) -> _Validator:
+    def check(_: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+        if len(value) > limit:
+            raise ValueError(f"{attribute.name} has {len(value)} items; at most {limit} allowed")
 
     return check
 
@@ -164,6 +182,8 @@ def _item_validators(tp: Any) -> list[_Validator]:
             checks.append(_check_multiple_of(c.value))
         elif isinstance(c, MinItems):
             checks.append(_check_min_items(c.value))
+        elif isinstance(c, MaxItems):
+            checks.append(_check_max_items(c.value))
     if base is datetime:
         checks.append(_check_aware)
     if get_origin(base) is tuple:
