@@ -22,6 +22,7 @@ FEATURES = (
     "local_auth_list",
     "reservation",
     "security",
+    "plug_and_charge",
 )
 
 

@@ -11,18 +11,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from ocpp16csms.profiles.core.meter_values import (
-    AnomalyKind,
-    EnergySource,
-    MeterValueError,
-    ReadingKind,
-    ReadingOrigin,
-    natural_unit,
-    normalise,
-    phase_totals,
-    reading_kind,
-    transaction_energy,
-)
 
 from ocpp16csms.datatypes import (
     MeterValue,
@@ -37,6 +25,18 @@ from ocpp16csms.enums import (
     ValueFormat,
 )
 from ocpp16csms.errors import CsmsError
+from ocpp16csms.profiles.core.meter_values import (
+    AnomalyKind,
+    EnergySource,
+    MeterValueError,
+    ReadingKind,
+    ReadingOrigin,
+    natural_unit,
+    normalise,
+    phase_totals,
+    reading_kind,
+    transaction_energy,
+)
 
 U = UnitOfMeasure
 M = Measurand

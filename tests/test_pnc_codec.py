@@ -237,8 +237,12 @@ def test_replies_to_our_requests() -> None:
 
 
 def test_we_never_send_what_breaks_the_schema() -> None:
+    with pytest.raises(ValueError, match="'Nope' is not a MessageTrigger"):
+        TriggerMessageRequest(requested_message="Nope")  # type: ignore[arg-type]
+    bad = TriggerMessageRequest(requested_message="Heartbeat")  # type: ignore[arg-type]
+    object.__setattr__(bad, "requested_message", "Nope")  # past the class's own check
     with pytest.raises(PncEncodeError, match="enum"):
-        codec.encode_request(TriggerMessageRequest(requested_message="Nope"))  # type: ignore[arg-type]
+        codec.encode_request(bad)
     odd = CustomData(vendor_id="acme", extra={"when": object()})
     with pytest.raises(PncEncodeError):
         codec.encode_request(CertificateSignedRequest(certificate_chain="x", custom_data=odd))
@@ -322,7 +326,7 @@ def test_boundaries_of_the_long_strings() -> None:
 
 def test_the_ocpp16_data_transfer_classes_fit_the_codec() -> None:
     # The codec reads and writes the 1.6 DataTransfer fields; the 1.6 classes carry them as is.
-    from ocpp16csms import DataTransferRequest, DataTransferResponse
+    from ocpp16csms.messages import DataTransferRequest, DataTransferResponse
 
     inbound = DataTransferRequest(
         vendor_id=PNC_VENDOR_ID, message_id="Authorize", data=json.dumps(AUTHORIZE)
