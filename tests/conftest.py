@@ -1,14 +1,29 @@
-"""Shared fixtures: every async test runs on both asyncio and trio (anyio's pytest plugin)."""
+"""Shared fixtures: every async test runs on both asyncio and trio (anyio's pytest plugin).
+
+Hypothesis settings come from one of three profiles, never from a test: ``fast`` (the default
+on a developer's machine), ``ci`` (chosen when ``CI=true``) and ``nightly`` (a long run).
+``HYPOTHESIS_PROFILE=nightly python -m pytest`` picks one by name.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+_RELAXED = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+settings.register_profile("fast", max_examples=25, deadline=None, suppress_health_check=_RELAXED)
 settings.register_profile(
-    "ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=50, deadline=None, database=None, suppress_health_check=_RELAXED
 )
-settings.load_profile("ci")
+settings.register_profile(
+    "nightly", max_examples=2000, deadline=None, suppress_health_check=_RELAXED
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").lower() == "true" else "fast")
+)
 
 
 @pytest.fixture(params=["asyncio", "trio"])

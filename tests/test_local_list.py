@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from ocpp16csms.datatypes import (
@@ -80,7 +80,6 @@ def run(
     return held, version, longest
 
 
-@settings(max_examples=1000, deadline=None)
 @given(
     lists=local_lists.flatmap(lambda a: st.tuples(st.just(a), local_lists | edited(a))),
     acknowledged_version=versions,
@@ -139,7 +138,6 @@ def test_planned_requests_give_the_charge_point_the_desired_list(
     event(f"{plan.kind} in {min(len(plan.requests), 2)} requests")
 
 
-@settings(max_examples=300)
 @given(local_lists)
 def test_diff_of_a_list_with_itself_is_empty(items: list[AuthorizationData]) -> None:
     assert diff_local_list(items, items) == ()
@@ -149,7 +147,6 @@ def test_diff_of_a_list_with_itself_is_empty(items: list[AuthorizationData]) -> 
     assert diff_local_list(items, reversed(swapped)) == ()
 
 
-@settings(max_examples=300)
 @given(local_lists, local_lists)
 def test_diff_then_apply_gives_desired(
     acknowledged: list[AuthorizationData], desired: list[AuthorizationData]

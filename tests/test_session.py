@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ocpp16csms import (
@@ -626,7 +626,6 @@ _truncated = _ocpp_ish.flatmap(lambda text: st.integers(0, len(text)).map(lambda
 inbound_garbage = st.text() | st.binary() | _ocpp_ish | _truncated
 
 
-@settings(max_examples=300)
 @given(st.lists(inbound_garbage, min_size=1, max_size=4))
 def test_garbage_never_raises_and_the_session_carries_on(texts: list[str | bytes]) -> None:
     session = make_session()
@@ -651,7 +650,6 @@ def test_garbage_never_raises_and_the_session_carries_on(texts: list[str | bytes
 
 
 @pytest.mark.parametrize("action", CP_ACTIONS)
-@settings(max_examples=40)
 @given(data=st.data())
 def test_every_valid_payload_is_received(action: str, data: st.DataObject) -> None:
     payload = data.draw(payloads(action))
@@ -665,7 +663,6 @@ def test_every_valid_payload_is_received(action: str, data: st.DataObject) -> No
 
 
 @pytest.mark.parametrize("action", CP_ACTIONS)
-@settings(max_examples=40)
 @given(data=st.data())
 def test_every_faulty_payload_earns_its_code(action: str, data: st.DataObject) -> None:
     payload, code, keyword = data.draw(faulty_payloads(action))
@@ -697,7 +694,6 @@ def _answer(kind: str, message_id: str) -> str:
     return f'[3,"{message_id}",{{"status"'  # broken
 
 
-@settings(max_examples=250)
 @given(_operations)
 def test_at_most_one_call_is_ever_in_flight(operations: list[tuple[str, float]]) -> None:
     session = make_session(call_timeout=10, max_queued_calls=3)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from _smart_charging_helpers import (
@@ -91,7 +91,6 @@ def instants(result: ChargingSchedule, start: datetime, duration: int) -> list[d
     return [t for t in out if start <= t < start + timedelta(seconds=duration)]
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     installed_profiles(units=(A,)),
     connector_ids,
@@ -141,7 +140,6 @@ def test_agrees_with_the_pointwise_model(
             assert got == round(int(want * 10 + 1e-6) / 10, 1), t
 
 
-@settings(max_examples=150, deadline=None)
 @given(
     installed_profiles(), connector_ids, window_starts.map(at), durations, units, transaction_maps
 )
@@ -254,7 +252,6 @@ def test_never_above_any_input_in_either_unit(
                 assert got[u] <= limit[u] * (1 + 1e-9) + 1e-9, (t, u, got, limit)
 
 
-@settings(max_examples=120, deadline=None)
 @given(
     installed_profiles(),
     connector_ids,
@@ -296,7 +293,6 @@ def _covering(
     )
 
 
-@settings(max_examples=120, deadline=None)
 @given(
     st.sampled_from([CP_MAX, TX_DEFAULT, TX]),
     installed_profiles(),
@@ -343,7 +339,6 @@ def _shift_profile(p: ChargingProfile, delta: timedelta) -> ChargingProfile:
     )
 
 
-@settings(max_examples=120, deadline=None)
 @given(
     installed_profiles(),
     connector_ids,
@@ -378,7 +373,6 @@ def test_shifting_every_time_shifts_the_result(
         assert after == attrs.evolve(before, start_schedule=before.start_schedule + delta)
 
 
-@settings(max_examples=150, deadline=None)
 @given(
     installed_profiles(),
     connector_ids,
@@ -417,7 +411,6 @@ def test_periods_are_increasing_inside_the_window_and_merged(
         assert result.charging_rate_unit is unit
 
 
-@settings(max_examples=50, deadline=None)
 @given(st.data())
 def test_generated_profiles_are_valid(data: st.DataObject) -> None:
     installed = data.draw(installed_profiles())
