@@ -63,6 +63,11 @@ STATUS_TYPES: Mapping[TransferKind, type[Enum]] = {
 """The enumeration of the status each kind's notification carries."""
 
 
+def _aware(instance: object, attribute: attrs.Attribute[object], value: object) -> None:
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{attribute.name} {value!r} is naive; it must be timezone-aware")
+
+
 @attrs.frozen(kw_only=True)
 class TransferRequest:
     """What the central system asked a charge point to fetch or upload.
@@ -72,20 +77,20 @@ class TransferRequest:
     ``install_date`` the firmware's retrieve and install dates; ``start_time`` and ``stop_time``
     GetDiagnostics' time span or GetLog's oldest and latest timestamps; ``file_name`` the name
     the charge point answered with (GetDiagnostics, GetLog). ``requested_at`` is the central
-    system's clock when it was sent.
+    system's clock when it was sent. Datetimes must be timezone-aware (:class:`ValueError`).
     """
 
     charge_point_id: str
     kind: TransferKind
     request_id: int | None = None
     location: str
-    requested_at: datetime
-    retrieve_date: datetime | None = None
-    install_date: datetime | None = None
+    requested_at: datetime = attrs.field(validator=_aware)
+    retrieve_date: datetime | None = attrs.field(default=None, validator=_aware)
+    install_date: datetime | None = attrs.field(default=None, validator=_aware)
     retries: int | None = None
     retry_interval: int | None = None
-    start_time: datetime | None = None
-    stop_time: datetime | None = None
+    start_time: datetime | None = attrs.field(default=None, validator=_aware)
+    stop_time: datetime | None = attrs.field(default=None, validator=_aware)
     log_type: LogType | None = None
     file_name: str | None = None
 
@@ -99,7 +104,7 @@ class TransferStatus:
     kind: TransferKind
     request_id: int | None = None
     status: FirmwareStatus | FirmwareStatusEnumType | DiagnosticsStatus | UploadLogStatus | str
-    received_at: datetime
+    received_at: datetime = attrs.field(validator=_aware)
 
 
 @attrs.frozen(kw_only=True)
@@ -109,9 +114,9 @@ class SecurityEventRecord:
 
     charge_point_id: str
     type: str
-    timestamp: datetime
+    timestamp: datetime = attrs.field(validator=_aware)
     tech_info: str | None = None
-    received_at: datetime
+    received_at: datetime = attrs.field(validator=_aware)
 
 
 @runtime_checkable
