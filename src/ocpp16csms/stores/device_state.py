@@ -63,9 +63,12 @@ STATUS_TYPES: Mapping[TransferKind, type[Enum]] = {
 """The enumeration of the status each kind's notification carries."""
 
 
-def _aware(instance: object, attribute: attrs.Attribute[object], value: object) -> None:
-    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+def _aware(instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{attribute.name} {value!r} is naive; it must be timezone-aware")
+
+
+_optional_aware = attrs.validators.optional(_aware)
 
 
 @attrs.frozen(kw_only=True)
@@ -85,12 +88,12 @@ class TransferRequest:
     request_id: int | None = None
     location: str
     requested_at: datetime = attrs.field(validator=_aware)
-    retrieve_date: datetime | None = attrs.field(default=None, validator=_aware)
-    install_date: datetime | None = attrs.field(default=None, validator=_aware)
+    retrieve_date: datetime | None = attrs.field(default=None, validator=_optional_aware)
+    install_date: datetime | None = attrs.field(default=None, validator=_optional_aware)
     retries: int | None = None
     retry_interval: int | None = None
-    start_time: datetime | None = attrs.field(default=None, validator=_aware)
-    stop_time: datetime | None = attrs.field(default=None, validator=_aware)
+    start_time: datetime | None = attrs.field(default=None, validator=_optional_aware)
+    stop_time: datetime | None = attrs.field(default=None, validator=_optional_aware)
     log_type: LogType | None = None
     file_name: str | None = None
 
