@@ -1,12 +1,14 @@
 """StartTransaction, MeterValues and StopTransaction per second on memory, SQLite and PostgreSQL.
 
-Two ways, each with ``--concurrency`` charge points at once (each with one message outstanding,
-as OCPP-J allows), in three phases (every charge point starts ``--sessions`` transactions, then
-sends one MeterValues for each, then stops each):
+``--concurrency`` charge points at once (each with one message outstanding, as OCPP-J allows)
+run ``--sessions`` rounds: every charge point starts a transaction, then (once all have) sends
+one MeterValues for it, then stops it. Each phase is timed on its own over all rounds, and no
+charge point has more than one transaction open. Two ways:
 
 - ``stores``: the store calls the central system makes for those messages, called directly;
 - ``central-system``: the messages themselves, from simulated charge points over in-memory
-  connections to a :class:`~ocpp16csms.CentralSystem` (validation, codec, handlers and store).
+  connections to a :class:`~ocpp16csms.CentralSystem` (codec, validation, handlers and their
+  store calls: StopTransaction also reads the transaction and drops its TxProfiles).
 
 SQLite is a file with WAL and ``synchronous = FULL``; PostgreSQL is a throwaway server from the
 ``pgserver`` package with its default, durable settings (``fsync`` and ``synchronous_commit``
@@ -100,32 +102,36 @@ async def phases(
     meter: Callable[[int, int, int], Awaitable[None]],
     stop: Callable[[int, int, int], Awaitable[None]],
 ) -> dict[str, float]:
-    """Run the three phases; return messages per second of each."""
-    ids: dict[tuple[int, int], int] = {}
-    rates: dict[str, float] = {}
+    """Run ``sessions`` rounds of the three phases; return messages per second of each.
 
-    async def each(job: Callable[[int], Awaitable[None]]) -> float:
+    In each round every charge point starts a transaction, then (once all have) sends a
+    MeterValues for it, then stops it: each phase is timed on its own, and no charge point
+    has more than one transaction open, as on a real single-connector charge point.
+    """
+    spent = dict.fromkeys(PHASES, 0.0)
+
+    async def timed(phase: str, job: Callable[[int], Awaitable[None]]) -> None:
         began = time.perf_counter()
         async with anyio.create_task_group() as group:
             for worker in range(concurrency):
                 group.start_soon(job, worker)
-        return concurrency * sessions / (time.perf_counter() - began)
+        spent[phase] += time.perf_counter() - began
 
-    async def starts(worker: int) -> None:
-        for n in range(sessions):
-            ids[worker, n] = await start(worker, n)
+    for n in range(sessions):
+        ids: dict[int, int] = {}
 
-    async def meters(worker: int) -> None:
-        for n in range(sessions):
-            await meter(worker, n, ids[worker, n])
+        async def starts(worker: int, n: int = n, ids: dict[int, int] = ids) -> None:
+            ids[worker] = await start(worker, n)
 
-    async def stops(worker: int) -> None:
-        for n in range(sessions):
-            await stop(worker, n, ids[worker, n])
+        async def meters(worker: int, n: int = n, ids: dict[int, int] = ids) -> None:
+            await meter(worker, n, ids[worker])
 
-    for phase, job in zip(PHASES, (starts, meters, stops), strict=True):
-        rates[phase] = await each(job)
-    return rates
+        async def stops(worker: int, n: int = n, ids: dict[int, int] = ids) -> None:
+            await stop(worker, n, ids[worker])
+
+        for phase, job in zip(PHASES, (starts, meters, stops), strict=True):
+            await timed(phase, job)
+    return {phase: concurrency * sessions / seconds for phase, seconds in spent.items()}
 
 
 def cp(worker: int) -> str:
