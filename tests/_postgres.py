@@ -207,9 +207,10 @@ def postgresql_stores_for_tests() -> Iterator[Any]:
         _SESSION.free.append((dsn, name))
 
 
-def uses_postgres(params: dict[str, Any]) -> bool:
-    """Whether a test's parameters select the PostgreSQL stores."""
-    return any(
+def uses_postgres(params: dict[str, Any], test_id: str) -> bool:
+    """Whether a test's parameters select the PostgreSQL stores: a parameter is
+    ``"postgresql"`` or this module's factory, or the test id has a ``postgresql`` part."""
+    return "postgresql" in test_id.split("-") or any(
         value == "postgresql" or value is postgresql_stores_for_tests for value in params.values()
     )
 

@@ -27,10 +27,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and _postgres.uses_postgres(callspec.params):
+        if callspec is not None and _postgres.uses_postgres(callspec.params, callspec.id):
             item.add_marker(pytest.mark.postgres)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") is not None:
         import _postgres

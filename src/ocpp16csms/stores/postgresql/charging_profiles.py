@@ -140,6 +140,15 @@ class PostgresChargingProfileStore(PostgresStore):
     async def _remove(
         self, charge_point_id: str, hit: Callable[[InstalledChargingProfile], bool]
     ) -> Sequence[InstalledChargingProfile]:
+        def look(cursor: Cursor) -> bool:
+            return any(hit(item) for item in _installed_of(cursor, charge_point_id))
+
+        # Most calls remove nothing (a stopped transaction rarely had a TxProfile): a removal
+        # that finds nothing to remove is a read, and a snapshot read is as good as a locked
+        # one for it, so the lock and transaction are taken only when there is something.
+        if not await self._db.read(look):
+            return []
+
         def work(cursor: Cursor) -> list[InstalledChargingProfile]:
             _lock(cursor, charge_point_id)
             removed = [item for item in _installed_of(cursor, charge_point_id) if hit(item)]
