@@ -16,7 +16,7 @@ from ocpp16csms.datatypes import (
     IdTagInfo,
 )
 from ocpp16csms.enums import AuthorizationStatus
-from ocpp16csms.profiles.local_auth_list.diff import (
+from ocpp16csms.profiles.local_auth_list import (
     diff_local_list,
     plan_local_list_update,
 )

@@ -26,7 +26,7 @@ from ocpp16csms.enums import (
     ChargingRateUnitType,
     RecurrencyKindType,
 )
-from ocpp16csms.profiles.smart_charging.composite import (
+from ocpp16csms.profiles.smart_charging import (
     InstalledProfile,
     TransactionInfo,
     composite_schedule,

@@ -126,6 +126,7 @@ def test_the_lower_layers_never_import_features_or_the_engine() -> None:
                 "ocpp16csms.transports",
                 "ocpp16csms.testing",
                 "ocpp16csms.stores.sqlite",
+                "ocpp16csms.stores.postgresql",
             )
         )
         and m != "ocpp16csms"

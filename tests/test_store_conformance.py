@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _postgres import postgresql_stores_for_tests
 from ocpp16csms import (
     Stores,
     memory_stores,
@@ -81,6 +82,7 @@ def sqlite_stores_for_tests() -> Iterator[Stores]:
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory_stores,
     "sqlite": sqlite_stores_for_tests,
+    "postgresql": postgresql_stores_for_tests,
 }
 
 MAX_TRANSACTION_ID = 2**31 - 1

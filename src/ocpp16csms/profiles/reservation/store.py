@@ -1,7 +1,7 @@
 """Reservation store (OCPP 1.6 §5.13, §5.1): reservations and their lifecycle.
 
-The record and its states are defined with the lifecycle rules in :mod:`ocpp16csms.reservations`
-(the domain layer, which does not import stores) and re-exported here.
+The record and its states are defined with the lifecycle rules in :mod:`.lifecycle` (pure,
+no stores) and re-exported here.
 """
 
 from __future__ import annotations

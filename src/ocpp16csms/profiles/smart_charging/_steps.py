@@ -1,4 +1,4 @@
-"""Arithmetic on piecewise-constant limits, for :mod:`ocpp16csms.smart_charging` (§3.13).
+"""Arithmetic on piecewise-constant limits, for :mod:`.composite` (§3.13).
 
 Times are integer microseconds from the start of the window. A step is
 ``(t0, t1, limit, number_phases)`` over ``[t0, t1)``; a step list is sorted and non-overlapping,

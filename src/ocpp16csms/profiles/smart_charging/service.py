@@ -3,7 +3,7 @@
 :class:`SmartChargingOperations` sends SetChargingProfile, ClearChargingProfile and
 GetCompositeSchedule, and keeps the charging profile store in step with the answers, so that
 :meth:`~SmartChargingOperations.expected_composite_schedule` can predict with the pure engine
-(:mod:`ocpp16csms.smart_charging`) what a charge point should report, and
+(:mod:`ocpp16csms.profiles.smart_charging.composite`) what a charge point should report, and
 :func:`compare_composite_schedules` can say where it reports something else. The choices are
 written out in ``docs/smart-charging.md``, "Operations and the profile store".
 """
@@ -119,9 +119,8 @@ class SmartChargingService:
     ) -> SetChargingProfileResponse:
         """§5.16: install a profile on a connector (0: the charge point); stored on Accepted.
 
-        Raises :class:`~ocpp16csms.smart_charging.ChargingProfileError` (nothing sent) when the
-        profile breaks a rule, checked against the running transactions of the transaction
-        store and the §9.4 keys of the configuration store; :class:`InvalidRequest` for a
+        Raises :class:`~.composite.ChargingProfileError` (nothing sent) when the profile breaks
+        a rule, checked against the running transactions of the transaction store and the §9.4 keys of the configuration store; :class:`InvalidRequest` for a
         connector the charge point does not have; ``StoreError`` without a profile store.
         """
         await check_connector(self._configuration, charge_point_id, connector_id, allow_zero=True)
@@ -161,7 +160,7 @@ class SmartChargingService:
         ``charging_profile_id`` is the request's ``id``. With it, only that profile is
         cleared and the other criteria do not widen the choice; without it, the given
         criteria combine with AND, and none clears every profile (see
-        :func:`~ocpp16csms.stores.charging_profiles.clear_matches`).
+        :func:`~ocpp16csms.profiles.smart_charging.store.clear_matches`).
         """
         await check_connector(self._configuration, charge_point_id, connector_id, allow_zero=True)
         store = self._profile_store()
