@@ -51,12 +51,12 @@ def memory() -> Iterator[DeviceStateStore]:
 @contextlib.contextmanager
 def sqlite() -> Iterator[DeviceStateStore]:
     from ocpp16csms.stores.sqlite import sqlite_stores
-    from ocpp16csms.stores.sqlite.device_state import sqlite_device_state
 
     with tempfile.TemporaryDirectory() as directory:
         stores = sqlite_stores(Path(directory) / "csms.sqlite3")
         with contextlib.closing(stores):
-            yield sqlite_device_state(stores)
+            assert stores.device_state is not None
+            yield stores.device_state
 
 
 @contextlib.contextmanager
@@ -299,6 +299,7 @@ async def test_latest_status_across_kinds_and_requests(store: DeviceStateStore) 
     firmware_kinds = (TransferKind.FIRMWARE, TransferKind.SIGNED_FIRMWARE)
     assert await store.latest_status("CP1", firmware_kinds) == signed
     assert await store.latest_status("CP1", [TransferKind.FIRMWARE]) == plain
+    assert await store.latest_status("CP1", TransferKind.FIRMWARE) == plain  # a lone kind
     assert await store.latest_status("CP1", TransferKind) == diagnostics
     assert await store.latest_status("CP1", []) is None
     assert await store.latest_status("CP1", [TransferKind.LOG]) is None

@@ -13,6 +13,7 @@ import attrs
 from .profiles.local_auth_list.store import LocalListStore, MemoryLocalListStore
 from .profiles.reservation.store import MemoryReservationStore, ReservationStore
 from .profiles.smart_charging.store import ChargingProfileStore, MemoryChargingProfileStore
+from .stores.device_state import DeviceStateStore, MemoryDeviceStateStore
 from .stores.memory import (
     MemoryChargePointStore,
     MemoryConfigurationStore,
@@ -53,6 +54,8 @@ class Stores:
     local_lists: LocalListStore | None = None
     reservations: ReservationStore | None = None
     charging_profiles: ChargingProfileStore | None = None
+    device_state: DeviceStateStore | None = None
+    """Firmware, diagnostics and log transfers and security events (kept durably when given)."""
 
     def require(self, name: str) -> Any:
         """The store called ``name``; raise :class:`StoreError` when the host gave none."""
@@ -76,4 +79,5 @@ def memory_stores(
         local_lists=MemoryLocalListStore(),
         reservations=MemoryReservationStore(),
         charging_profiles=MemoryChargingProfileStore(),
+        device_state=MemoryDeviceStateStore(),
     )

@@ -216,7 +216,9 @@ class CentralSystem:
                 transactions=stores.transactions,
                 configuration=stores.configuration,
             ),
-            Profile.FIRMWARE_MANAGEMENT: lambda: FirmwareService(self),
+            Profile.FIRMWARE_MANAGEMENT: lambda: FirmwareService(
+                self, device_state=stores.device_state
+            ),
             Profile.LOCAL_AUTH_LIST_MANAGEMENT: lambda: LocalAuthListService(
                 self, lists=stores.local_lists, configuration=stores.configuration
             ),
@@ -228,7 +230,10 @@ class CentralSystem:
                 configuration=stores.configuration,
             ),
             Profile.SECURITY: lambda: SecurityService(
-                self, charge_points=stores.charge_points, configuration=stores.configuration
+                self,
+                charge_points=stores.charge_points,
+                configuration=stores.configuration,
+                device_state=stores.device_state,
             ),
         }
         for profile, build in builders.items():

@@ -38,6 +38,7 @@ __all__ = [
     "TransferKind",
     "TransferRequest",
     "TransferStatus",
+    "kind_set",
 ]
 
 
@@ -69,6 +70,13 @@ def _aware(instance: object, attribute: attrs.Attribute[datetime], value: dateti
 
 
 _optional_aware = attrs.validators.optional(_aware)
+
+
+def kind_set(kinds: TransferKind | Iterable[TransferKind]) -> frozenset[TransferKind]:
+    """One kind or several, as a set (a lone kind is a string: never iterate it)."""
+    if isinstance(kinds, str):
+        return frozenset({TransferKind(kinds)})
+    return frozenset(TransferKind(kind) for kind in kinds)
 
 
 @attrs.frozen(kw_only=True)
@@ -158,7 +166,7 @@ class DeviceStateStore(Protocol):
         ...
 
     async def latest_status(
-        self, charge_point_id: str, kinds: Iterable[TransferKind]
+        self, charge_point_id: str, kinds: TransferKind | Iterable[TransferKind]
     ) -> TransferStatus | None:
         """The newest status of the charge point of any of ``kinds``, whatever its request id:
         latest ``received_at``, and of equal ones the last written. None if there is none."""
@@ -243,9 +251,9 @@ class MemoryDeviceStateStore:
         return None if kept is None else kept[1]
 
     async def latest_status(
-        self, charge_point_id: str, kinds: Iterable[TransferKind]
+        self, charge_point_id: str, kinds: TransferKind | Iterable[TransferKind]
     ) -> TransferStatus | None:
-        wanted = frozenset(kinds)
+        wanted = kind_set(kinds)
         candidates = [
             (status.received_at, order, status)
             for (cp, kind, _), (order, status) in self._statuses.items()

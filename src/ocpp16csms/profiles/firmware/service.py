@@ -15,6 +15,7 @@ from datetime import datetime
 
 import attrs
 
+from ..._logging import get_logger
 from ...checks import build_request, check_location, check_retries, check_time_span
 from ...engine import CallContext, Engine, acknowledge
 from ...enums import DiagnosticsStatus, FirmwareStatus, FirmwareStatusEnumType, UploadLogStatus
@@ -32,6 +33,7 @@ from ...messages import (
     UpdateFirmwareRequest,
     UpdateFirmwareResponse,
 )
+from ...stores.device_state import DeviceStateStore, TransferKind, TransferRequest, TransferStatus
 
 __all__ = [
     "DiagnosticsStatusReport",
@@ -39,6 +41,8 @@ __all__ = [
     "FirmwareStatusReport",
     "LogStatusReport",
 ]
+
+log = get_logger("ocpp16csms.firmware")
 
 # Log upload statuses remembered per requestId, per charge point: the newest requests only,
 # so a charge point that reports under ever new ids cannot grow the view without bound.
@@ -86,8 +90,9 @@ class FirmwareService:
     and SignedFirmwareStatusNotification, and records each status whoever answers it.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, device_state: DeviceStateStore | None = None) -> None:
         self._engine = engine
+        self._device_state = device_state
         self._firmware_reports: dict[str, FirmwareStatusReport] = {}
         self._diagnostics_reports: dict[str, DiagnosticsStatusReport] = {}
         self._log_reports: dict[str, OrderedDict[int | None, LogStatusReport]] = {}
@@ -133,7 +138,19 @@ class FirmwareService:
         )
         check_location(location)
         check_retries(retries, retry_interval)
-        return await self._engine.call(charge_point_id, request)
+        response = await self._engine.call(charge_point_id, request)
+        await self._remember(
+            TransferRequest(
+                charge_point_id=charge_point_id,
+                kind=TransferKind.FIRMWARE,
+                location=location,
+                requested_at=self._engine.clock(),
+                retrieve_date=retrieve_date,
+                retries=retries,
+                retry_interval=retry_interval,
+            )
+        )
+        return response
 
     async def get_diagnostics(
         self,
@@ -163,7 +180,21 @@ class FirmwareService:
         check_location(location)
         check_retries(retries, retry_interval)
         check_time_span(start_time, stop_time, ("start_time", "stop_time"))
-        return await self._engine.call(charge_point_id, request)
+        response = await self._engine.call(charge_point_id, request)
+        await self._remember(
+            TransferRequest(
+                charge_point_id=charge_point_id,
+                kind=TransferKind.DIAGNOSTICS,
+                location=location,
+                requested_at=self._engine.clock(),
+                retries=retries,
+                retry_interval=retry_interval,
+                start_time=start_time,
+                stop_time=stop_time,
+                file_name=response.file_name,
+            )
+        )
+        return response
 
     # -- status views -------------------------------------------------------------------------
 
@@ -203,6 +234,7 @@ class FirmwareService:
         self._firmware_reports[context.charge_point_id] = FirmwareStatusReport(
             status=request.status, signed=False, received_at=context.received_at
         )
+        await self._keep(context, TransferKind.FIRMWARE, None, request.status)
 
     async def _record_signed_firmware_status(
         self,
@@ -216,6 +248,7 @@ class FirmwareService:
             request_id=request.request_id,
             received_at=context.received_at,
         )
+        await self._keep(context, TransferKind.SIGNED_FIRMWARE, request.request_id, request.status)
 
     async def _record_diagnostics(
         self,
@@ -226,6 +259,7 @@ class FirmwareService:
         self._diagnostics_reports[context.charge_point_id] = DiagnosticsStatusReport(
             status=request.status, received_at=context.received_at
         )
+        await self._keep(context, TransferKind.DIAGNOSTICS, None, request.status)
 
     async def _record_log_status(
         self,
@@ -240,3 +274,36 @@ class FirmwareService:
         reports.move_to_end(request.request_id)
         while len(reports) > _LOG_REQUESTS_KEPT:
             reports.popitem(last=False)
+        await self._keep(context, TransferKind.LOG, request.request_id, request.status)
+
+    async def _keep(
+        self,
+        context: CallContext,
+        kind: TransferKind,
+        request_id: int | None,
+        status: FirmwareStatus | FirmwareStatusEnumType | DiagnosticsStatus | UploadLogStatus,
+    ) -> None:
+        # Kept durably before the charge point is told (an answer hook), so it retries on a
+        # store failure and no status is lost.
+        if self._device_state is not None:
+            await self._device_state.record_status(
+                TransferStatus(
+                    charge_point_id=context.charge_point_id,
+                    kind=kind,
+                    request_id=request_id,
+                    status=status,
+                    received_at=context.received_at,
+                )
+            )
+
+    async def _remember(self, request: TransferRequest) -> None:
+        # The charge point has the request: a store failure now must not turn its answer
+        # into an error the caller would retry, so it is logged instead.
+        if self._device_state is None:
+            return
+        try:
+            await self._device_state.record_request(request)
+        except Exception:
+            log.exception(
+                "[%s] could not store the %s request", request.charge_point_id, request.kind
+            )

@@ -49,6 +49,12 @@ from ...messages import (
     SignedUpdateFirmwareResponse,
 )
 from ...messages.core import ChangeConfigurationRequest, ChangeConfigurationResponse
+from ...stores.device_state import (
+    DeviceStateStore,
+    SecurityEventRecord,
+    TransferKind,
+    TransferRequest,
+)
 from ...stores.records import ChargePointRecord, ChargePointStore, ConfigurationStore
 from .passwords import hash_password
 
@@ -121,8 +127,10 @@ class SecurityService:
         *,
         charge_points: ChargePointStore,
         configuration: ConfigurationStore,
+        device_state: DeviceStateStore | None = None,
     ) -> None:
         self._engine = engine
+        self._device_state = device_state
         self._charge_points = charge_points
         self._configuration = configuration
         self._certificate_signer: CertificateSigner | None = None
@@ -132,6 +140,8 @@ class SecurityService:
             SecurityEventNotificationRequest, acknowledge(SecurityEventNotificationResponse)
         )
         engine.after(SignCertificateRequest)(self._after_sign_certificate)
+        if device_state is not None:
+            engine.add_answer_hook(SecurityEventNotificationRequest, self._record_security_event)
 
     async def set_authorization_key(
         self, charge_point_id: str, password: str
@@ -196,7 +206,21 @@ class SecurityService:
         if not signature:
             raise InvalidRequest("firmware.signature must be non-empty base64")
         check_retries(retries, retry_interval)
-        return await self._engine.call(charge_point_id, request)
+        response = await self._engine.call(charge_point_id, request)
+        await self._remember(
+            TransferRequest(
+                charge_point_id=charge_point_id,
+                kind=TransferKind.SIGNED_FIRMWARE,
+                request_id=request_id,
+                location=firmware.location,
+                requested_at=self._engine.clock(),
+                retrieve_date=firmware.retrieve_date_time,
+                install_date=firmware.install_date_time,
+                retries=retries,
+                retry_interval=retry_interval,
+            )
+        )
+        return response
 
     async def get_log(
         self,
@@ -230,7 +254,53 @@ class SecurityService:
             ("log.oldest_timestamp", "log.latest_timestamp"),
         )
         check_retries(retries, retry_interval)
-        return await self._engine.call(charge_point_id, request)
+        response = await self._engine.call(charge_point_id, request)
+        await self._remember(
+            TransferRequest(
+                charge_point_id=charge_point_id,
+                kind=TransferKind.LOG,
+                request_id=request_id,
+                location=log.remote_location,
+                requested_at=self._engine.clock(),
+                retries=retries,
+                retry_interval=retry_interval,
+                start_time=log.oldest_timestamp,
+                stop_time=log.latest_timestamp,
+                log_type=log_type,
+                file_name=response.filename,
+            )
+        )
+        return response
+
+    async def _remember(self, request: TransferRequest) -> None:
+        # The charge point has the request: a store failure now must not turn its answer
+        # into an error the caller would retry, so it is logged instead.
+        if self._device_state is None:
+            return
+        try:
+            await self._device_state.record_request(request)
+        except Exception:
+            log.exception(
+                "[%s] could not store the %s request", request.charge_point_id, request.kind
+            )
+
+    async def _record_security_event(
+        self,
+        request: SecurityEventNotificationRequest,
+        response: object,
+        context: CallContext,
+    ) -> None:
+        # An answer hook: the event is kept before the charge point is told (it retries).
+        assert self._device_state is not None
+        await self._device_state.add_security_event(
+            SecurityEventRecord(
+                charge_point_id=context.charge_point_id,
+                type=request.type,
+                timestamp=request.timestamp,
+                tech_info=request.tech_info,
+                received_at=context.received_at,
+            )
+        )
 
     # -- certificates -------------------------------------------------------------------------
 

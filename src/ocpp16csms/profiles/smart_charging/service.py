@@ -120,8 +120,9 @@ class SmartChargingService:
         """§5.16: install a profile on a connector (0: the charge point); stored on Accepted.
 
         Raises :class:`~.composite.ChargingProfileError` (nothing sent) when the profile breaks
-        a rule, checked against the running transactions of the transaction store and the §9.4 keys of the configuration store; :class:`InvalidRequest` for a
-        connector the charge point does not have; ``StoreError`` without a profile store.
+        a rule, checked against the running transactions of the transaction store and the
+        §9.4 keys of the configuration store; :class:`InvalidRequest` for a connector the
+        charge point does not have; ``StoreError`` without a profile store.
         """
         await check_connector(self._configuration, charge_point_id, connector_id, allow_zero=True)
         store = self._profile_store()

@@ -13,6 +13,7 @@ from ..device_state import (
     TransferKind,
     TransferRequest,
     TransferStatus,
+    kind_set,
 )
 from ._database import Cursor, PostgresStore
 from ._values import (
@@ -192,9 +193,9 @@ class PostgresDeviceStateStore(PostgresStore):
         return await self._db.read(work)
 
     async def latest_status(
-        self, charge_point_id: str, kinds: Iterable[TransferKind]
+        self, charge_point_id: str, kinds: TransferKind | Iterable[TransferKind]
     ) -> TransferStatus | None:
-        wanted = sorted({TransferKind(kind).value for kind in kinds})
+        wanted = sorted(kind.value for kind in kind_set(kinds))
         if not wanted:
             return None
         params = (text(charge_point_id), wanted)

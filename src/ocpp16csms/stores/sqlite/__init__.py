@@ -15,6 +15,7 @@ from ._database import _Database
 from .charge_points import SqliteChargePointStore
 from .charging_profiles import SqliteChargingProfileStore
 from .configuration import SqliteConfigurationStore
+from .device_state import SqliteDeviceStateStore
 from .id_tags import SqliteIdTagStore
 from .local_lists import SqliteLocalListStore
 from .reservations import SqliteReservationStore
@@ -24,6 +25,7 @@ __all__ = [
     "SqliteChargePointStore",
     "SqliteChargingProfileStore",
     "SqliteConfigurationStore",
+    "SqliteDeviceStateStore",
     "SqliteIdTagStore",
     "SqliteLocalListStore",
     "SqliteReservationStore",
@@ -94,5 +96,6 @@ def sqlite_stores(
         local_lists=SqliteLocalListStore(database),
         reservations=SqliteReservationStore(database),
         charging_profiles=SqliteChargingProfileStore(database),
+        device_state=SqliteDeviceStateStore(database),
         database=database,
     )

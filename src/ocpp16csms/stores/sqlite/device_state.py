@@ -1,6 +1,6 @@
 """SQLite implementation of :class:`~ocpp16csms.stores.device_state.DeviceStateStore`.
 
-``sqlite_device_state(stores)`` keeps the device state in the database of a
+``sqlite_stores(...).device_state`` keeps the device state in the database of a
 :class:`~ocpp16csms.stores.sqlite.SqliteStores`, through its connection, lock and worker thread;
 its three tables are created (``IF NOT EXISTS``) on its first use. Datetimes are stored as ISO
 8601 text in their own offset (read back exactly) and as integer microseconds since the Unix
@@ -24,10 +24,11 @@ from ..device_state import (
     TransferKind,
     TransferRequest,
     TransferStatus,
+    kind_set,
 )
-from . import SqliteStores
+from ._database import _Database
 
-__all__ = ["SqliteDeviceStateStore", "sqlite_device_state"]
+__all__ = ["SqliteDeviceStateStore"]
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS transfer_requests (
@@ -153,8 +154,8 @@ class SqliteDeviceStateStore:
     """:class:`~ocpp16csms.stores.device_state.DeviceStateStore` in SQLite (made by
     :func:`sqlite_device_state`)."""
 
-    def __init__(self, stores: SqliteStores) -> None:
-        self._db = stores._database
+    def __init__(self, database: _Database) -> None:
+        self._db = database
         self._ready = False
 
     async def _write(self, work: Any) -> Any:
@@ -275,9 +276,9 @@ class SqliteDeviceStateStore:
         return result
 
     async def latest_status(
-        self, charge_point_id: str, kinds: Iterable[TransferKind]
+        self, charge_point_id: str, kinds: TransferKind | Iterable[TransferKind]
     ) -> TransferStatus | None:
-        wanted = sorted({TransferKind(kind).value for kind in kinds})
+        wanted = sorted(kind.value for kind in kind_set(kinds))
         if not wanted:
             return None
         query = (
@@ -343,8 +344,3 @@ class SqliteDeviceStateStore:
 
         result: list[SecurityEventRecord] = await self._read_rows(work)
         return result
-
-
-def sqlite_device_state(stores: SqliteStores) -> SqliteDeviceStateStore:
-    """A device-state store in the database of ``stores`` (closed with them)."""
-    return SqliteDeviceStateStore(stores)
