@@ -158,18 +158,21 @@ class _CodeGen:
         return key
 
     def structure_fn(self, cls: type) -> Callable[[Any, Any], Any]:
-        names: dict[str, Any] = {"_cls": cls}
-        lines = [f"def structure_{cls.__name__}(d, _=None):", "    g = d.get", "    return _cls("]
+        # The payload passed schema validation, and each field function below checks and
+        # converts its type (an enum value becomes its member), so the instance is built
+        # without running the class's validators and converters a second time.
+        names: dict[str, Any] = {"_cls": cls, "_new": object.__new__, "_set": object.__setattr__}
+        lines = [f"def structure_{cls.__name__}(d, _=None):", "    g = d.get", "    o = _new(_cls)"]
         for field in attrs.fields(cls):
             fn = self._value_in(field.type, names)
             wire = wire_name(field.name)
             if field.default is attrs.NOTHING:
-                lines.append(f"        {field.name}={fn}(d[{wire!r}]),")
+                lines.append(f"    _set(o, {field.name!r}, {fn}(d[{wire!r}]))")
             else:
                 lines.append(
-                    f"        {field.name}=None if (v := g({wire!r})) is None else {fn}(v),"
+                    f"    _set(o, {field.name!r}, None if (v := g({wire!r})) is None else {fn}(v))"
                 )
-        lines.append("    )")
+        lines.append("    return o")
         built: Callable[[Any, Any], Any] = _compile(lines, names, f"structure_{cls.__name__}")
         return built
 
