@@ -417,6 +417,13 @@ class CentralSystem:
         """Whether this process serves a live connection for the charge point."""
         return charge_point_id in self._links
 
+    def registration(self, charge_point_id: str) -> RegistrationStatus | None:
+        """The registration (§4.2) the live connection in this process works under: the
+        answer to its last BootNotification, or the stored one until it sends one. None when
+        this process serves no connection for the charge point."""
+        link = self._links.get(charge_point_id)
+        return None if link is None else link.session.registration
+
     @property
     def connected_charge_points(self) -> frozenset[str]:
         """The charge points this process serves now."""

@@ -233,6 +233,12 @@ class Engine(Protocol):
         """Whether this process serves a live connection for the charge point."""
         ...
 
+    def registration(self, charge_point_id: str) -> RegistrationStatus | None:
+        """The registration (§4.2) the live connection in this process works under: the
+        answer to its last BootNotification, or the stored one until it sends one. None when
+        this process serves no connection for the charge point."""
+        ...
+
     def set_handler(self, request_type: type[_Req], handler: Handler[_Req] | None) -> None:
         """Replace the default handler of an inbound action (None: stop serving it)."""
         ...
