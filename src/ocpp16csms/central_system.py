@@ -216,7 +216,9 @@ class CentralSystem:
                 transactions=stores.transactions,
                 configuration=stores.configuration,
             ),
-            Profile.FIRMWARE_MANAGEMENT: lambda: FirmwareService(self),
+            Profile.FIRMWARE_MANAGEMENT: lambda: FirmwareService(
+                self, configuration=stores.configuration
+            ),
             Profile.LOCAL_AUTH_LIST_MANAGEMENT: lambda: LocalAuthListService(
                 self, lists=stores.local_lists, configuration=stores.configuration
             ),

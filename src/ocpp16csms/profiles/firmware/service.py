@@ -15,7 +15,7 @@ from datetime import datetime
 
 import attrs
 
-from ...checks import build_request, check_location, check_retries, check_time_span
+from ...checks import build_request, check_retries, check_time_span, check_transfer_location
 from ...engine import CallContext, Engine, acknowledge
 from ...enums import DiagnosticsStatus, FirmwareStatus, FirmwareStatusEnumType, UploadLogStatus
 from ...messages import (
@@ -32,6 +32,7 @@ from ...messages import (
     UpdateFirmwareRequest,
     UpdateFirmwareResponse,
 )
+from ...stores.records import ConfigurationStore
 
 __all__ = [
     "DiagnosticsStatusReport",
@@ -86,8 +87,9 @@ class FirmwareService:
     and SignedFirmwareStatusNotification, and records each status whoever answers it.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, configuration: ConfigurationStore | None = None) -> None:
         self._engine = engine
+        self._configuration = configuration
         self._firmware_reports: dict[str, FirmwareStatusReport] = {}
         self._diagnostics_reports: dict[str, DiagnosticsStatusReport] = {}
         self._log_reports: dict[str, OrderedDict[int | None, LogStatusReport]] = {}
@@ -119,7 +121,9 @@ class FirmwareService:
         """§5.19: have the charge point fetch firmware from ``location`` from ``retrieve_date``.
 
         Checked before sending (:class:`InvalidRequest`, nothing sent): ``location`` is a URI
-        with a scheme of :data:`~ocpp16csms.checks.FILE_TRANSFER_SCHEMES` and a host;
+        with a host and a scheme the charge point supports: one of its reported
+        SupportedFileTransferProtocols (errata 3.90), else of
+        :data:`~ocpp16csms.checks.FILE_TRANSFER_SCHEMES`;
         ``retries`` and ``retry_interval`` (seconds) are at least 0; ``retrieve_date`` is
         timezone-aware. Its progress arrives as FirmwareStatusNotification (see
         :meth:`firmware_status`).
@@ -131,7 +135,7 @@ class FirmwareService:
             retries=retries,
             retry_interval=retry_interval,
         )
-        check_location(location)
+        await check_transfer_location(self._configuration, charge_point_id, location)
         check_retries(retries, retry_interval)
         return await self._engine.call(charge_point_id, request)
 
@@ -160,7 +164,7 @@ class FirmwareService:
             start_time=start_time,
             stop_time=stop_time,
         )
-        check_location(location)
+        await check_transfer_location(self._configuration, charge_point_id, location)
         check_retries(retries, retry_interval)
         check_time_span(start_time, stop_time, ("start_time", "stop_time"))
         return await self._engine.call(charge_point_id, request)
