@@ -6,18 +6,28 @@ the tests here are those that have no better home.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from harness import BOOT, connected, make_central_system
+from harness import BOOT, T0, connected, make_central_system
 from ocpp16csms import InvalidRequest
 from ocpp16csms.messages import (
+    AuthorizationStatus,
     ExtendedTriggerMessageRequest,
     MessageTrigger,
     MessageTriggerExtended,
+    MeterValue,
+    MeterValuesRequest,
+    Reason,
     RegistrationStatus,
+    SampledValue,
+    StartTransactionRequest,
+    StopTransactionRequest,
     TriggerMessageRequest,
     TriggerMessageStatus,
 )
+from ocpp16csms.stores import IdTagRecord, TransactionStop, UnmatchedStop, UnmatchedStopCause
 
 pytestmark = pytest.mark.anyio
 
@@ -75,3 +85,87 @@ async def test_errata_3_40_registration_is_that_of_the_live_connection() -> None
         await cp.call(BOOT)
         assert cs.registration("CP1") is RegistrationStatus.PENDING
     assert cs.registration("CP1") is None
+
+
+# -- 3.18: transactionId -1, answered as if valid, and nothing dropped -------------------------
+
+
+def reading(wh: int, minutes: int) -> MeterValue:
+    return MeterValue(
+        timestamp=T0 + timedelta(minutes=minutes), sampled_value=(SampledValue(value=str(wh)),)
+    )
+
+
+def orphan_stop(**fields: object) -> StopTransactionRequest:
+    values: dict[str, object] = {
+        "meter_stop": 1900,
+        "timestamp": T0 + timedelta(minutes=30),
+        "transaction_id": -1,
+        "id_tag": "TAG1",
+        "reason": Reason.POWER_LOSS,
+        "transaction_data": (reading(1000, 0), reading(1900, 30)),
+    }
+    values.update(fields)
+    return StopTransactionRequest(**values)  # type: ignore[arg-type]
+
+
+async def test_errata_3_18_a_stop_without_transaction_id_is_answered_and_kept_whole() -> None:
+    cs = make_central_system(id_tags=(IdTagRecord(id_tag="TAG1"),))
+    request = orphan_stop()
+    async with connected(cs) as cp:
+        # The charge point also sends its meter values with -1; they are kept as they came.
+        await cp.call(
+            MeterValuesRequest(connector_id=2, transaction_id=-1, meter_value=(reading(1500, 15),))
+        )
+        answer = await cp.call(request)
+        retry = await cp.call(request)  # not answered in time: it comes again
+    # Answered as for a valid transaction: the id tag's status, so the queue moves on.
+    assert answer.id_tag_info is not None
+    assert answer.id_tag_info.status is AuthorizationStatus.ACCEPTED
+    assert retry == answer
+    (kept,) = await cs.stores.transactions.unmatched_stops("CP1")
+    assert kept == UnmatchedStop(
+        charge_point_id="CP1",
+        transaction_id=-1,
+        stop=TransactionStop(
+            meter_stop=1900,
+            timestamp=T0 + timedelta(minutes=30),
+            reason=Reason.POWER_LOSS,
+            id_tag="TAG1",
+        ),
+        cause=UnmatchedStopCause.NO_TRANSACTION_ID,
+        received_at=cs.clock(),
+        transaction_data=(reading(1000, 0), reading(1900, 30)),
+    )
+    # The stop's meter values are not filed under connector 0 (nor anywhere but the stop).
+    stored = await cs.stores.transactions.meter_values("CP1")
+    assert [(v.connector_id, v.transaction_id, v.meter_value) for v in stored] == [
+        (2, -1, reading(1500, 15))
+    ]
+
+
+async def test_errata_3_18_a_stop_without_id_tag_is_answered_without_id_tag_info() -> None:
+    cs = make_central_system()
+    async with connected(cs) as cp:
+        answer = await cp.call(orphan_stop(id_tag=None, transaction_data=None, reason=None))
+    assert answer.id_tag_info is None
+    (kept,) = await cs.stores.transactions.unmatched_stops()
+    assert kept.stop == TransactionStop(meter_stop=1900, timestamp=T0 + timedelta(minutes=30))
+    assert kept.transaction_data == ()
+
+
+async def test_a_stop_for_another_charge_points_transaction_stops_nothing() -> None:
+    cs = make_central_system(charge_points=("CP1", "CP2"))
+    async with connected(cs, "CP1") as cp1:
+        started = await cp1.call(
+            StartTransactionRequest(connector_id=1, id_tag="TAG1", meter_start=0, timestamp=T0)
+        )
+        async with connected(cs, "CP2") as cp2:
+            await cp2.call(orphan_stop(transaction_id=started.transaction_id))
+    record = await cs.stores.transactions.get(started.transaction_id)
+    assert record is not None
+    assert record.active
+    assert list(await cs.stores.transactions.meter_values("CP1")) == []
+    (kept,) = await cs.stores.transactions.unmatched_stops("CP2")
+    assert kept.cause is UnmatchedStopCause.OTHER_CHARGE_POINT
+    assert kept.transaction_id == started.transaction_id
