@@ -60,6 +60,13 @@ from .service import (
     SECRET_CONFIGURATION_KEYS,
     CoreService,
 )
+from .stale import (
+    StaleSuspicion,
+    is_due,
+    stale_transactions,
+    suspect_transactions,
+    unconfirmed_end,
+)
 
 __all__ = [
     "ENERGY_CONTEXTS",
@@ -101,6 +108,7 @@ __all__ = [
     "RemoteStopTransactionResponse",
     "ResetRequest",
     "ResetResponse",
+    "StaleSuspicion",
     "StartTransactionRequest",
     "StartTransactionResponse",
     "StatusNotificationRequest",
@@ -109,9 +117,13 @@ __all__ = [
     "StopTransactionResponse",
     "UnlockConnectorRequest",
     "UnlockConnectorResponse",
+    "is_due",
     "natural_unit",
     "normalise",
     "phase_totals",
     "reading_kind",
+    "stale_transactions",
+    "suspect_transactions",
     "transaction_energy",
+    "unconfirmed_end",
 ]
