@@ -11,9 +11,15 @@ from datetime import timedelta
 import pytest
 
 from harness import BOOT, T0, connected, make_central_system
-from ocpp16csms import InvalidRequest
+from ocpp16csms import CentralSystem, InvalidRequest
 from ocpp16csms.messages import (
     AuthorizationStatus,
+    ChargingProfile,
+    ChargingProfileKindType,
+    ChargingProfilePurposeType,
+    ChargingRateUnitType,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
     ExtendedTriggerMessageRequest,
     MessageTrigger,
     MessageTriggerExtended,
@@ -27,6 +33,8 @@ from ocpp16csms.messages import (
     TriggerMessageRequest,
     TriggerMessageStatus,
 )
+from ocpp16csms.messages.base import Profile
+from ocpp16csms.registry import ACTIONS
 from ocpp16csms.stores import IdTagRecord, TransactionStop, UnmatchedStop, UnmatchedStopCause
 
 pytestmark = pytest.mark.anyio
@@ -169,3 +177,59 @@ async def test_a_stop_for_another_charge_points_transaction_stops_nothing() -> N
     (kept,) = await cs.stores.transactions.unmatched_stops("CP2")
     assert kept.cause is UnmatchedStopCause.OTHER_CHARGE_POINT
     assert kept.transaction_id == started.transaction_id
+
+
+# -- 3.2: the feature profile of each message ---------------------------------------------------
+
+
+def test_errata_3_2_reservation_smart_charging_and_remote_trigger_messages() -> None:
+    # Edition 2's table mixed three columns up; the errata put them back.
+    expected = {
+        "ReserveNow": Profile.RESERVATION,
+        "CancelReservation": Profile.RESERVATION,
+        "SetChargingProfile": Profile.SMART_CHARGING,
+        "ClearChargingProfile": Profile.SMART_CHARGING,
+        "GetCompositeSchedule": Profile.SMART_CHARGING,
+        "TriggerMessage": Profile.REMOTE_TRIGGER,
+    }
+    assert {action: ACTIONS[action].profile for action in expected} == expected
+
+
+# -- 3.8 and 3.37: TxDefaultProfile changes reach running transactions; profiles outlive boots --
+
+
+def tx_default(profile_id: int, limit: float) -> ChargingProfile:
+    return ChargingProfile(
+        charging_profile_id=profile_id,
+        stack_level=0,
+        charging_profile_purpose=ChargingProfilePurposeType.TX_DEFAULT_PROFILE,
+        charging_profile_kind=ChargingProfileKindType.RELATIVE,
+        charging_schedule=ChargingSchedule(
+            charging_rate_unit=ChargingRateUnitType.A,
+            charging_schedule_period=(ChargingSchedulePeriod(start_period=0, limit=limit),),
+        ),
+    )
+
+
+async def limit_now(cs: CentralSystem) -> float | None:
+    schedule = await cs.smart_charging.expected_composite_schedule("CP1", 1, 60)
+    return None if schedule is None else schedule.charging_schedule_period[0].limit
+
+
+async def test_errata_3_8_and_3_37_tx_default_changes_and_boots() -> None:
+    cs = make_central_system(id_tags=(IdTagRecord(id_tag="TAG1"),))
+    async with connected(cs) as cp:
+        await cs.smart_charging.set_charging_profile("CP1", 0, tx_default(1, 16.0))
+        await cp.call(
+            StartTransactionRequest(connector_id=1, id_tag="TAG1", meter_start=0, timestamp=T0)
+        )
+        assert await limit_now(cs) == 16.0
+        # 3.8: a new TxDefaultProfile applies to the running transaction at once …
+        await cs.smart_charging.set_charging_profile("CP1", 0, tx_default(2, 10.0))
+        assert await limit_now(cs) == 10.0
+        # 3.37: profiles persist across a reboot, so a boot removes nothing …
+        await cp.call(BOOT)
+        assert await limit_now(cs) == 10.0
+        # … and once it is removed the running transaction goes on without it.
+        await cs.smart_charging.clear_charging_profile("CP1", charging_profile_id=2)
+        assert await limit_now(cs) is None
