@@ -11,7 +11,14 @@ from datetime import timedelta
 import pytest
 
 from harness import BOOT, T0, connected, make_central_system
-from ocpp16csms import CentralSystem, InvalidRequest
+from ocpp16csms import (
+    CallErrorReceived,
+    CentralSystem,
+    CentralSystemOptions,
+    FeatureNotEnabled,
+    InvalidRequest,
+    memory_stores,
+)
 from ocpp16csms.messages import (
     AuthorizationStatus,
     ChargingProfile,
@@ -21,6 +28,8 @@ from ocpp16csms.messages import (
     ChargingSchedule,
     ChargingSchedulePeriod,
     ExtendedTriggerMessageRequest,
+    FirmwareStatus,
+    FirmwareStatusNotificationRequest,
     MessageTrigger,
     MessageTriggerExtended,
     MeterValue,
@@ -35,7 +44,13 @@ from ocpp16csms.messages import (
 )
 from ocpp16csms.messages.base import Profile
 from ocpp16csms.registry import ACTIONS
-from ocpp16csms.stores import IdTagRecord, TransactionStop, UnmatchedStop, UnmatchedStopCause
+from ocpp16csms.stores import (
+    ChargePointRecord,
+    IdTagRecord,
+    TransactionStop,
+    UnmatchedStop,
+    UnmatchedStopCause,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -233,3 +248,43 @@ async def test_errata_3_8_and_3_37_tx_default_changes_and_boots() -> None:
         # … and once it is removed the running transaction goes on without it.
         await cs.smart_charging.clear_charging_profile("CP1", charging_profile_id=2)
         assert await limit_now(cs) is None
+
+
+# -- 3.3: feature profiles are normative ----------------------------------------------------------
+
+
+async def test_errata_3_3_a_feature_left_out_is_not_supported() -> None:
+    stores = memory_stores()
+    await stores.charge_points.save(
+        ChargePointRecord(charge_point_id="CP1", registration_status=RegistrationStatus.ACCEPTED)
+    )
+    cs = CentralSystem(stores, CentralSystemOptions(handler_grace=1.0), features=["Core"])
+    assert cs.features == frozenset({Profile.CORE})
+    with pytest.raises(FeatureNotEnabled):
+        _ = cs.firmware
+    async with connected(cs) as cp:
+        with pytest.raises(CallErrorReceived) as refused:
+            await cp.call(FirmwareStatusNotificationRequest(status=FirmwareStatus.IDLE))
+        assert (await cp.call(BOOT)).status is RegistrationStatus.ACCEPTED  # Core still served
+    assert refused.value.code == "NotSupported"
+
+
+# -- 3.65 / 3.66: validFrom and validTo are allowed on a TxProfile --------------------------------
+
+
+def test_errata_3_65_a_tx_profile_may_have_valid_from_and_valid_to() -> None:
+    from ocpp16csms.profiles.smart_charging import validate_charging_profile
+
+    profile = ChargingProfile(
+        charging_profile_id=7,
+        stack_level=1,
+        charging_profile_purpose=ChargingProfilePurposeType.TX_PROFILE,
+        charging_profile_kind=ChargingProfileKindType.RELATIVE,
+        valid_from=T0,
+        valid_to=T0 + timedelta(hours=1),
+        charging_schedule=ChargingSchedule(
+            charging_rate_unit=ChargingRateUnitType.A,
+            charging_schedule_period=(ChargingSchedulePeriod(start_period=0, limit=8.0),),
+        ),
+    )
+    validate_charging_profile(profile, connector_id=1)  # raises on a broken rule
