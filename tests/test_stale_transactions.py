@@ -32,6 +32,7 @@ from ocpp16csms.messages import (
 from ocpp16csms.profiles.core import (
     EnergySource,
     StaleSuspicion,
+    clear_transaction,
     is_due,
     stale_transactions,
     suspect_transactions,
@@ -175,6 +176,22 @@ def test_a_transaction_stopped_in_the_grace_period_is_never_stale(
         for r in records
     ]
     assert stale_transactions(suspicion, stopped, T0 + grace * 2, grace) == ()
+
+
+@given(records_strategy, st.integers(1, 30))
+def test_a_cleared_transaction_is_never_stale(
+    records: list[TransactionRecord], transaction_id: int
+) -> None:
+    suspicion = suspect_transactions("CP1", BOOT_CAUSE, T0, records)
+    if suspicion is None:
+        return
+    cleared = clear_transaction(suspicion, transaction_id)
+    rest = suspicion.transaction_ids - {transaction_id}
+    assert (cleared is None) is (not rest)
+    if cleared is not None:
+        assert cleared.transaction_ids == rest
+        stale = stale_transactions(cleared, records, T0 + GRACE, GRACE)
+        assert transaction_id not in {r.transaction_id for r in stale}
 
 
 readings = st.lists(
@@ -334,6 +351,32 @@ async def test_a_stop_within_the_grace_period_leaves_nothing_to_mark() -> None:
     stored = await cs.stores.transactions.get(tx)
     assert stored is not None
     assert stored.unconfirmed_end is None
+
+
+@pytest.mark.anyio
+async def test_meter_values_after_a_boot_show_the_transaction_still_runs() -> None:
+    # Some charge points send a BootNotification on every reconnection and go on charging.
+    cs = make_central_system(id_tags=TAGS)
+    clock = clock_of(cs)
+    async with connected(cs) as cp:
+        running = (await cp.call(start_request(connector_id=1))).transaction_id
+        lost = (await cp.call(start_request(connector_id=2))).transaction_id
+        await cp.call(BOOT)
+        clock.advance(30)
+        await cp.call(
+            MeterValuesRequest(
+                connector_id=1,
+                transaction_id=running,
+                meter_value=(register("1200", 1, UnitOfMeasure.WH),),
+            )
+        )
+        assert [s.transaction_ids for s in cs.core.stale_suspicions] == [frozenset({lost})]
+        clock.advance(GRACE.total_seconds())
+        marked = await cs.core.check_stale_transactions()
+    assert [r.transaction_id for r in marked] == [lost]
+    still = await cs.stores.transactions.get(running)
+    assert still is not None
+    assert still.active
 
 
 @pytest.mark.anyio

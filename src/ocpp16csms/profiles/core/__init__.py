@@ -62,6 +62,7 @@ from .service import (
 )
 from .stale import (
     StaleSuspicion,
+    clear_transaction,
     is_due,
     stale_transactions,
     suspect_transactions,
@@ -117,6 +118,7 @@ __all__ = [
     "StopTransactionResponse",
     "UnlockConnectorRequest",
     "UnlockConnectorResponse",
+    "clear_transaction",
     "is_due",
     "natural_unit",
     "normalise",

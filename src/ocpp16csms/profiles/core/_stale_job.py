@@ -11,6 +11,8 @@ from ...enums import ChargePointStatus
 from ...messages import (
     BootNotificationRequest,
     BootNotificationResponse,
+    MeterValuesRequest,
+    MeterValuesResponse,
     StatusNotificationRequest,
     StatusNotificationResponse,
 )
@@ -20,7 +22,14 @@ from ...stores.records import (
     TransactionStore,
     UnconfirmedEndCause,
 )
-from .stale import StaleSuspicion, is_due, stale_transactions, suspect_transactions, unconfirmed_end
+from .stale import (
+    StaleSuspicion,
+    clear_transaction,
+    is_due,
+    stale_transactions,
+    suspect_transactions,
+    unconfirmed_end,
+)
 
 __all__ = ["StaleTransactionJob"]
 
@@ -50,6 +59,7 @@ class StaleTransactionJob:
             return
         engine.after(BootNotificationRequest)(self._after_boot)
         engine.after(StatusNotificationRequest)(self._after_status)
+        engine.after(MeterValuesRequest)(self._after_meter_values)
         engine.add_periodic(options.stale_transaction_interval, self._job)
 
     @property
@@ -92,6 +102,33 @@ class StaleTransactionJob:
                 connector_id=connector,
             )
         )
+
+    def _after_meter_values(
+        self, request: MeterValuesRequest, response: MeterValuesResponse, ctx: CallContext
+    ) -> None:
+        # Values of a suspected transaction after the sign: it still runs (some charge points
+        # send a BootNotification on every reconnection and go on charging).
+        transaction_id = request.transaction_id
+        waiting = self._pending.get(ctx.charge_point_id)
+        if transaction_id is None or not waiting:
+            return
+        kept = [
+            cleared
+            for suspicion in waiting
+            if (cleared := clear_transaction(suspicion, transaction_id)) is not None
+        ]
+        if kept != waiting:
+            log.info(
+                "[%s] message %s: transaction %d still runs; no longer suspected",
+                ctx.charge_point_id,
+                ctx.message_id,
+                transaction_id,
+                extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
+            )
+        if kept:
+            self._pending[ctx.charge_point_id] = kept
+        else:
+            del self._pending[ctx.charge_point_id]
 
     def _watch(self, suspicion: StaleSuspicion | None) -> None:
         if suspicion is None:

@@ -7,9 +7,11 @@ its id tag counts as busy, Smart Charging plans for it, billing never sees its e
 
 Two signs say a transaction has ended: its charge point **booted** again, or its connector
 reported **Available**. Each is a :class:`StaleSuspicion` naming the transactions open when it
-was seen. When a ``grace`` period has passed and a suspected transaction is still open (no
-StopTransaction came), it is *ended-unconfirmed*: marked with its last meter reading
-(:func:`unconfirmed_end`), never deleted, and a late StopTransaction still completes it.
+was seen; a MeterValues of one of them arriving afterwards clears it (:func:`clear_transaction`),
+as some charge points send a BootNotification on every reconnection and go on charging. When a
+``grace`` period has passed and a suspected transaction is still open (no StopTransaction
+came), it is *ended-unconfirmed*: marked with its last meter reading (:func:`unconfirmed_end`),
+never deleted, and a late StopTransaction still completes it.
 No I/O and no clock here: time is passed in. ``docs/transactions.md`` has the story.
 """
 
@@ -27,6 +29,7 @@ from .meter_values import transaction_energy
 
 __all__ = [
     "StaleSuspicion",
+    "clear_transaction",
     "is_due",
     "stale_transactions",
     "suspect_transactions",
@@ -78,6 +81,15 @@ def suspect_transactions(
         transaction_ids=ids,
         connector_id=connector_id,
     )
+
+
+def clear_transaction(suspicion: StaleSuspicion, transaction_id: int) -> StaleSuspicion | None:
+    """The suspicion without ``transaction_id``, which has shown it still runs (a MeterValues
+    of it arrived after the sign); None when no transaction is left."""
+    ids = suspicion.transaction_ids - {transaction_id}
+    if not ids:
+        return None
+    return attrs.evolve(suspicion, transaction_ids=ids)
 
 
 def is_due(suspicion: StaleSuspicion, now: datetime, grace: timedelta) -> bool:
