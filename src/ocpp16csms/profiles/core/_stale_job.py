@@ -76,7 +76,9 @@ class StaleTransactionJob:
         # Whatever the answer: a BootNotification means the charge point started again.
         cp = ctx.charge_point_id
         open_now = await self._transactions.active(charge_point_id=cp)
-        self._watch(suspect_transactions(cp, UnconfirmedEndCause.BOOT, ctx.received_at, open_now))
+        self._watch(
+            suspect_transactions(cp, UnconfirmedEndCause.BOOT, ctx.received_at, open_now), ctx
+        )
 
     async def _after_status(
         self,
@@ -100,7 +102,8 @@ class StaleTransactionJob:
                 ctx.received_at,
                 open_now,
                 connector_id=connector,
-            )
+            ),
+            ctx,
         )
 
     def _after_meter_values(
@@ -130,7 +133,7 @@ class StaleTransactionJob:
         else:
             del self._pending[ctx.charge_point_id]
 
-    def _watch(self, suspicion: StaleSuspicion | None) -> None:
+    def _watch(self, suspicion: StaleSuspicion | None, ctx: CallContext) -> None:
         if suspicion is None:
             return
         waiting = self._pending.setdefault(suspicion.charge_point_id, [])
@@ -138,12 +141,13 @@ class StaleTransactionJob:
         if len(waiting) > _PENDING_PER_CHARGE_POINT:
             del waiting[0]
         log.info(
-            "[%s] transactions %s may have ended (%s); marked ended-unconfirmed unless "
-            "stopped within the grace period",
-            suspicion.charge_point_id,
+            "[%s] message %s: transactions %s may have ended (%s); marked ended-unconfirmed "
+            "unless stopped within the grace period",
+            ctx.charge_point_id,
+            ctx.message_id,
             sorted(suspicion.transaction_ids),
             suspicion.cause,
-            extra={"charge_point_id": suspicion.charge_point_id},
+            extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
         )
 
     async def check(self, now: datetime | None = None) -> list[TransactionRecord]:
