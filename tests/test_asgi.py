@@ -389,8 +389,23 @@ async def test_the_subprotocol(start_server: Callable[..., RunningServer]) -> No
 
 @pytest.mark.anyio
 async def test_unknown_charge_points(start_server: Callable[..., RunningServer]) -> None:
+    # Errata 3.68: under the default policy (Reject) an unknown charge point gets a 404.
+    default_cs = make_central_system()
+    default = start_server(OcppAsgiApp(default_cs))
+    await refused(default.url, "NEW-1", 404)
+    assert not default_cs.is_connected("NEW-1")
+
+    # A policy that registers unknown charge points lets them through to their boot.
+    pending_cs = make_central_system(unknown_charge_points="pending")
+    pending = start_server(OcppAsgiApp(pending_cs))
+    async with connect_simulator(pending.url, "NEW-1") as cp:
+        assert (await cp.call(BOOT)).status is RegistrationStatus.PENDING
+        assert pending_cs.is_connected("NEW-1")
+
     open_cs = make_central_system()
-    server = start_server(OcppAsgiApp(open_cs))
+    server = start_server(
+        OcppAsgiApp(open_cs, options=HandshakeOptions(allow_unknown_charge_points=True))
+    )
     async with connect_simulator(server.url, "NEW-1") as cp:
         # Connected; its BootNotification meets the unknown-charge-point policy (Rejected).
         assert (await cp.call(BOOT)).status is RegistrationStatus.REJECTED

@@ -32,7 +32,7 @@ from ocpp16csms.messages import (
     StatusNotificationRequest,
     StopTransactionRequest,
 )
-from ocpp16csms.stores import TransactionStart
+from ocpp16csms.stores import TransactionStart, UnmatchedStopCause
 
 pytestmark = pytest.mark.anyio
 
@@ -209,6 +209,7 @@ async def test_stop_transaction_closes_it_once_and_keeps_its_meter_values() -> N
         started = await cp.call(start())
         stop = StopTransactionRequest(**{**_fields(stop), "transaction_id": started.transaction_id})
         answer = await cp.call(stop)
+        assert (await cp.call(stop)).id_tag_info == answer.id_tag_info  # a retry
         later = StopTransactionRequest(
             **{**_fields(stop), "meter_stop": 999, "id_tag": None, "transaction_data": None}
         )
@@ -223,6 +224,10 @@ async def test_stop_transaction_closes_it_once_and_keeps_its_meter_values() -> N
     values = await cs.stores.transactions.meter_values("CP1", transaction_id=record.transaction_id)
     assert [v.meter_value for v in values] == [meter_value(1), meter_value(2)]
     assert {v.connector_id for v in values} == {1}
+    # The exact retry added nothing; the later stop with other data is kept apart, unmatched.
+    (unmatched,) = await cs.stores.transactions.unmatched_stops("CP1")
+    assert unmatched.cause is UnmatchedStopCause.ALREADY_STOPPED
+    assert unmatched.stop.meter_stop == 999
 
 
 async def test_stop_of_an_unknown_transaction_is_still_answered() -> None:
@@ -239,8 +244,12 @@ async def test_stop_of_an_unknown_transaction_is_still_answered() -> None:
         )
     assert answer.id_tag_info is not None
     assert answer.id_tag_info.status is AuthorizationStatus.BLOCKED
-    values = await cs.stores.transactions.meter_values("CP1", transaction_id=4242)
-    assert [v.meter_value for v in values] == [meter_value(3)]
+    # Its data is kept as an unmatched stop, not among the meter values of a transaction.
+    assert list(await cs.stores.transactions.meter_values("CP1")) == []
+    (kept,) = await cs.stores.transactions.unmatched_stops("CP1")
+    assert kept.transaction_id == 4242
+    assert kept.cause is UnmatchedStopCause.UNKNOWN_TRANSACTION
+    assert kept.transaction_data == (meter_value(3),)
 
 
 async def test_meter_values_are_stored_once() -> None:

@@ -27,6 +27,7 @@ from ocpp16csms.messages import (
     ClearCacheStatus,
     ConfigurationStatus,
     DataTransferStatus,
+    ExtendedTriggerMessageRequest,
     HeartbeatRequest,
     KeyValue,
     MessageTrigger,
@@ -98,9 +99,18 @@ async def test_every_core_and_trigger_operation_is_sent_and_answered() -> None:
                 if trigger in (MessageTrigger.METER_VALUES, MessageTrigger.STATUS_NOTIFICATION)
                 else None
             )
+            if trigger is MessageTrigger.BOOT_NOTIFICATION:
+                # Errata 3.40: not while the charge point is Accepted (see test_errata.py).
+                with pytest.raises(InvalidRequest, match=r"3\.40"):
+                    await cs.remote_trigger.trigger_message("CP1", trigger)
+                continue
             answer = await cs.remote_trigger.trigger_message("CP1", trigger, connector_id=connector)
             assert answer.status is TriggerMessageStatus.ACCEPTED
         for extended in MessageTriggerExtended:
+            if extended is MessageTriggerExtended.BOOT_NOTIFICATION:
+                with pytest.raises(InvalidRequest, match=r"3\.40"):
+                    await cs.remote_trigger.extended_trigger_message("CP1", extended)
+                continue
             answer = await cs.remote_trigger.extended_trigger_message("CP1", extended)
             assert answer.status is TriggerMessageStatus.ACCEPTED
     assert configuration.configuration_key == (
@@ -120,7 +130,13 @@ async def test_every_core_and_trigger_operation_is_sent_and_answered() -> None:
         "DataTransferRequest",
     ]
     triggers = cp.received_of(TriggerMessageRequest)
-    assert [t.requested_message for t in triggers] == list(MessageTrigger)
+    assert [t.requested_message for t in triggers] == [
+        t for t in MessageTrigger if t is not MessageTrigger.BOOT_NOTIFICATION
+    ]
+    extended_triggers = cp.received_of(ExtendedTriggerMessageRequest)
+    assert [t.requested_message for t in extended_triggers] == [
+        t for t in MessageTriggerExtended if t is not MessageTriggerExtended.BOOT_NOTIFICATION
+    ]
     reset = cp.received_of(ResetRequest)[0]
     assert reset.type is ResetType.HARD
     start = cp.received_of(RemoteStartTransactionRequest)[0]

@@ -55,6 +55,7 @@ from ocpp16csms.messages import (
     HashAlgorithm,
     InstallCertificateRequest,
     InstallCertificateResponse,
+    KeyValue,
     LogParameters,
     LogStatus,
     LogStatusNotificationRequest,
@@ -456,6 +457,70 @@ async def test_the_longest_allowed_pem_texts_are_sent() -> None:
         )
         await cs.security.certificate_signed("CP1", pem_of_length(10000, blocks=2))
     assert [r.action for r in cp.received] == ["InstallCertificate", "CertificateSigned"]
+
+
+# -- errata 3.90: SupportedFileTransferProtocols ---------------------------------------------
+
+
+def transfers(location: str) -> dict[str, Operation]:
+    """The four operations that send a file location, each sending ``location``."""
+    return {
+        "UpdateFirmware": lambda cs: cs.firmware.update_firmware("CP1", location, T0),
+        "GetDiagnostics": lambda cs: cs.firmware.get_diagnostics("CP1", location),
+        "SignedUpdateFirmware": lambda cs: cs.security.signed_update_firmware(
+            "CP1", request_id=1, firmware=firmware(location=location)
+        ),
+        "GetLog": lambda cs: cs.security.get_log(
+            "CP1",
+            log_type=LogType.DIAGNOSTICS_LOG,
+            request_id=1,
+            log=log_parameters(remote_location=location),
+        ),
+    }
+
+
+async def reported_protocols(cs: _CS, value: str) -> None:
+    await cs.stores.configuration.put(
+        "CP1", [KeyValue(key="SupportedFileTransferProtocols", readonly=True, value=value)]
+    )
+
+
+@pytest.mark.parametrize(
+    "action", ["UpdateFirmware", "GetDiagnostics", "SignedUpdateFirmware", "GetLog"]
+)
+async def test_errata_3_90_a_location_must_use_a_protocol_the_charge_point_reported(
+    action: str,
+) -> None:
+    cs = make_cs()
+    await reported_protocols(cs, "HTTPS, ftps")  # a CSL, any case, spaces around
+    async with connected(cs) as cp:
+        for location in ("http://h/f", "ftp://h/f", "sftp://h/f"):
+            with pytest.raises(InvalidRequest, match="SupportedFileTransferProtocols"):
+                await transfers(location)[action](cs)
+        await transfers("https://h/f")[action](cs)
+        await transfers("FTPS://h/f")[action](cs)
+    assert [r.action for r in cp.received] == [action, action]
+
+
+@pytest.mark.parametrize(
+    "action", ["UpdateFirmware", "GetDiagnostics", "SignedUpdateFirmware", "GetLog"]
+)
+async def test_errata_3_90_without_the_key_the_fixed_schemes_apply(action: str) -> None:
+    cs = make_cs()
+    async with connected(cs) as cp:
+        for location in ("http://h/f", "ftp://h/f", "sftp://h/f"):
+            await transfers(location)[action](cs)
+        with pytest.raises(InvalidRequest, match="schemes"):
+            await transfers("gopher://h/f")[action](cs)
+        # A key naming no protocol we know tells nothing: the fixed list applies.
+        await reported_protocols(cs, "SCP, TFTP")
+        await transfers("http://h/f")[action](cs)
+        # SFTP, which later OCPP versions add, is understood too; the general rule still holds.
+        await reported_protocols(cs, "SFTP")
+        await transfers("sftp://h/f")[action](cs)
+        with pytest.raises(InvalidRequest, match="names no host"):
+            await transfers("sftp:///f")[action](cs)
+    assert [r.action for r in cp.received] == [action] * 5
 
 
 # -- status views ----------------------------------------------------------------------------

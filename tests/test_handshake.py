@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from ocpp16csms import UnknownChargePointPolicy
 from ocpp16csms.messages import RegistrationStatus
 from ocpp16csms.profiles.security.passwords import hash_password
 from ocpp16csms.stores import ChargePointRecord
@@ -24,6 +25,7 @@ from ocpp16csms.transports import (
     charge_point_id_from_path,
     decide,
     select_subprotocol,
+    unknown_charge_points_allowed,
 )
 
 DEFAULT = HandshakeOptions()
@@ -332,7 +334,7 @@ def test_a_password_profile_without_a_usable_hash_refuses_everyone(
 def test_unknown_charge_points_get_the_default_profile(
     profile: int, tls: bool, authorization: str | None, certs: tuple[str, ...], status: int | None
 ) -> None:
-    options = HandshakeOptions(default_security_profile=profile)
+    options = HandshakeOptions(allow_unknown_charge_points=True, default_security_profile=profile)
     p = peer(authorization, tls=tls, certs=certs)
     if profile in (1, 2) and status is None:
         status = 401  # an unknown charge point has no password to check against
@@ -356,6 +358,33 @@ def test_unknown_charge_points_are_404_when_not_allowed(
     # ... while the same peer, known, meets its profile
     if _status is None:
         assert decide(p, record(profile), options) == ("CP1", "ocpp1.6")
+
+
+@pytest.mark.parametrize(
+    ("allow", "policy", "allowed"),
+    [
+        # Errata 3.68 / OCPP-J §3.2: by default an unknown charge point follows the policy.
+        (None, None, False),  # the default policy is REJECT
+        (None, UnknownChargePointPolicy.REJECT, False),
+        (None, UnknownChargePointPolicy.PENDING, True),
+        (None, UnknownChargePointPolicy.ACCEPT, True),
+        # An explicit option decides alone.
+        (True, UnknownChargePointPolicy.REJECT, True),
+        (False, UnknownChargePointPolicy.ACCEPT, False),
+    ],
+)
+def test_errata_3_68_unknown_charge_points_follow_the_policy_at_the_handshake(
+    allow: bool | None, policy: UnknownChargePointPolicy | None, allowed: bool
+) -> None:
+    options = HandshakeOptions(allow_unknown_charge_points=allow)
+    assert unknown_charge_points_allowed(options, policy) is allowed
+    p = peer(None)
+    if allowed:
+        assert decide(p, None, options, unknown_policy=policy) == ("CP1", "ocpp1.6")
+    else:
+        assert refused(lambda: decide(p, None, options, unknown_policy=policy)).status == 404
+    # A known charge point is never affected.
+    assert decide(p, record(0), options, unknown_policy=policy) == ("CP1", "ocpp1.6")
 
 
 def test_checks_come_in_order_path_then_subprotocol_then_profile() -> None:
@@ -401,7 +430,7 @@ options_strategy = st.builds(
     HandshakeOptions,
     path_prefix=st.sampled_from(["/ocpp", "/ocpp/", "", "/a/b"]),
     require_subprotocol=st.booleans(),
-    allow_unknown_charge_points=st.booleans(),
+    allow_unknown_charge_points=st.none() | st.booleans(),
     default_security_profile=st.integers(0, 3),
     max_id_length=st.integers(1, 64),
 )
@@ -495,7 +524,7 @@ def check_decision(peer: Peer, rec: ChargePointRecord | None, options: Handshake
     assert 0 < len(charge_point_id) <= options.max_id_length
     assert subprotocol == select_subprotocol(peer.subprotocols, options)
     if rec is None:
-        assert options.allow_unknown_charge_points
+        assert unknown_charge_points_allowed(options)
         profile = options.default_security_profile
     else:
         profile = rec.security_profile

@@ -46,6 +46,11 @@ from ocpp16csms.stores import (
     StoreError,
     TransactionRecord,
     TransactionStart,
+    TransactionStop,
+    UnconfirmedEnd,
+    UnconfirmedEndCause,
+    UnmatchedStop,
+    UnmatchedStopCause,
 )
 from ocpp16csms.stores.sqlite import sqlite_stores
 
@@ -149,7 +154,7 @@ async def test_a_file_database_keeps_everything_across_reopening(tmp_path: Path)
         assert other.transaction_id > tx
 
     assert raw(path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw(path, "SELECT version FROM schema_version") == [(1,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
 
 
 async def test_concurrent_calls_are_serialised_and_retries_stay_idempotent(
@@ -212,6 +217,67 @@ async def test_closed_stores_raise_store_error() -> None:
     with pytest.raises(StoreError, match="closed"):
         await stores.id_tags.get("A")
     await sqlite_stores().aclose()  # never opened
+
+
+# The transactions table as schema version 1 wrote it (before ended-unconfirmed transactions).
+_V1_TRANSACTIONS = """CREATE TABLE transactions (
+    transaction_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    charge_point_id TEXT NOT NULL,
+    connector_id INTEGER NOT NULL,
+    id_tag TEXT NOT NULL,
+    id_tag_key TEXT NOT NULL,
+    meter_start INTEGER NOT NULL,
+    start_timestamp TEXT NOT NULL,
+    start_timestamp_us INTEGER NOT NULL,
+    reservation_id INTEGER,
+    id_tag_status TEXT NOT NULL,
+    meter_stop INTEGER,
+    stop_timestamp TEXT,
+    stop_timestamp_us INTEGER,
+    stop_reason TEXT,
+    stop_id_tag TEXT,
+    UNIQUE (charge_point_id, connector_id, id_tag_key, meter_start, start_timestamp_us)
+)"""
+
+
+async def test_a_version_1_database_is_migrated_and_keeps_its_transactions(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "csms.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version (version) VALUES (1)")
+        db.execute(_V1_TRANSACTIONS)
+        db.execute(
+            "INSERT INTO transactions (charge_point_id, connector_id, id_tag, id_tag_key,"
+            " meter_start, start_timestamp, start_timestamp_us, id_tag_status)"
+            " VALUES ('CP1', 1, 'Tag-A', 'tag-a', 0, '2024-05-01T12:00:00Z', ?, 'Accepted')",
+            ((T0 - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1),),
+        )
+    db.close()
+    async with sqlite_stores(path) as stores:
+        (open_one,) = await stores.transactions.active()
+        assert open_one == TransactionRecord(transaction_id=1, start=START)
+        # The retry key still recognises it; the new columns and table work.
+        assert await stores.transactions.start(START) == (open_one, False)
+        end = UnconfirmedEnd(
+            meter_stop=0, timestamp=T0, cause=UnconfirmedEndCause.BOOT, detected_at=T0
+        )
+        marked = await stores.transactions.end_unconfirmed(1, end)
+        assert marked == attrs.evolve(open_one, unconfirmed_end=end)
+        unmatched = UnmatchedStop(
+            charge_point_id="CP1",
+            transaction_id=-1,
+            stop=TransactionStop(meter_stop=5, timestamp=T0),
+            cause=UnmatchedStopCause.NO_TRANSACTION_ID,
+            received_at=T0,
+        )
+        assert await stores.transactions.add_unmatched_stop(unmatched)
+        assert list(await stores.transactions.unmatched_stops()) == [unmatched]
+    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
+    async with sqlite_stores(path) as again:  # opening a migrated database migrates nothing
+        assert await again.transactions.get(1) == marked
+    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
 
 
 async def test_a_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -59,7 +59,11 @@ from ocpp16csms.stores import (
     TransactionStart,
     TransactionStop,
     TransactionStore,
+    UnconfirmedEnd,
+    UnconfirmedEndCause,
     UnknownChargePoint,
+    UnmatchedStop,
+    UnmatchedStopCause,
 )
 
 StoreFactory = Callable[[], Stores | AbstractContextManager[Stores]]
@@ -652,6 +656,156 @@ async def test_active_filters_by_charge_point_and_id_tag(stores: Stores) -> None
 async def test_active_is_empty_without_transactions(stores: Stores) -> None:
     assert list(await stores.transactions.active()) == []
     assert list(await stores.transactions.active(charge_point_id="CP1", id_tag="T")) == []
+
+
+# --- TransactionStore: ended-unconfirmed and unmatched stops ---------------------------------
+
+
+def unconfirmed_end(
+    meter_stop: int = 1500, cause: UnconfirmedEndCause = UnconfirmedEndCause.BOOT
+) -> UnconfirmedEnd:
+    return UnconfirmedEnd(
+        meter_stop=meter_stop,
+        timestamp=at(20).astimezone(PLUS_TWO),
+        cause=cause,
+        detected_at=at(25),
+    )
+
+
+def unmatched(
+    transaction_id: int = -1,
+    meter_stop: int = 2000,
+    minutes: float = 30,
+    charge_point_id: str = "CP1",
+    **fields: object,
+) -> UnmatchedStop:
+    values: dict[str, object] = {
+        "charge_point_id": charge_point_id,
+        "transaction_id": transaction_id,
+        "stop": tx_stop(meter_stop=meter_stop, minutes=minutes),
+        "cause": UnmatchedStopCause.NO_TRANSACTION_ID,
+        "received_at": at(31),
+    }
+    values.update(fields)
+    return UnmatchedStop(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_end_unconfirmed_marks_and_keeps_the_transaction(stores: Stores) -> None:
+    txs = stores.transactions
+    record, _ = await txs.start(tx_start())
+    other, _ = await txs.start(tx_start(connector_id=2))
+    end = unconfirmed_end(cause=UnconfirmedEndCause.CONNECTOR_AVAILABLE)
+    marked = await txs.end_unconfirmed(record.transaction_id, end)
+    assert marked == attrs.evolve(record, unconfirmed_end=end)
+    assert marked is not None
+    assert marked.ended_unconfirmed
+    assert not marked.active
+    assert await txs.get(record.transaction_id) == marked
+    assert ids_of(await txs.active()) == {other.transaction_id}
+    assert list(await txs.unconfirmed()) == [marked]
+    assert list(await txs.unconfirmed(charge_point_id="CP1")) == [marked]
+    assert list(await txs.unconfirmed(charge_point_id="CP2")) == []
+
+
+@pytest.mark.anyio
+async def test_end_unconfirmed_changes_nothing_twice_nor_on_a_stopped_one(stores: Stores) -> None:
+    txs = stores.transactions
+    record, _ = await txs.start(tx_start())
+    marked = await txs.end_unconfirmed(record.transaction_id, unconfirmed_end(1500))
+    assert await txs.end_unconfirmed(record.transaction_id, unconfirmed_end(9999)) == marked
+    stopped_one, _ = await txs.start(tx_start(connector_id=2))
+    stopped = await txs.stop(stopped_one.transaction_id, tx_stop())
+    assert await txs.end_unconfirmed(stopped_one.transaction_id, unconfirmed_end()) == stopped
+    assert await txs.get(stopped_one.transaction_id) == stopped
+    assert await txs.end_unconfirmed(record.transaction_id + 100, unconfirmed_end()) is None
+
+
+@pytest.mark.anyio
+async def test_a_late_stop_completes_an_ended_unconfirmed_transaction(stores: Stores) -> None:
+    txs = stores.transactions
+    record, _ = await txs.start(tx_start())
+    end = unconfirmed_end()
+    await txs.end_unconfirmed(record.transaction_id, end)
+    stop = tx_stop(meter_stop=1800, reason=Reason.HARD_RESET)
+    completed = await txs.stop(record.transaction_id, stop)
+    assert completed == attrs.evolve(record, stop=stop, unconfirmed_end=end)
+    assert completed is not None
+    assert not completed.active
+    assert not completed.ended_unconfirmed
+    assert await txs.get(record.transaction_id) == completed
+    assert list(await txs.unconfirmed()) == []
+    assert list(await txs.active()) == []
+
+
+@pytest.mark.anyio
+async def test_unmatched_stops_are_kept_whole_and_once(stores: Stores) -> None:
+    txs = stores.transactions
+    data = (meter_value("1200", 5), meter_value("1900", 29))
+    first = unmatched(
+        -1,
+        stop=tx_stop(meter_stop=2000, reason=Reason.POWER_LOSS, id_tag="Tag-A"),
+        transaction_data=data,
+    )
+    assert await txs.add_unmatched_stop(first)
+    # A retry (the same instant in another offset) is not kept twice, whatever else differs.
+    retry = attrs.evolve(
+        first,
+        stop=attrs.evolve(first.stop, timestamp=first.stop.timestamp.astimezone(MINUS_ONE)),
+        received_at=at(40),
+    )
+    assert not await txs.add_unmatched_stop(retry)
+    # Different in transaction id, meterStop, timestamp or charge point: kept.
+    others = [
+        unmatched(77, cause=UnmatchedStopCause.UNKNOWN_TRANSACTION),
+        unmatched(-1, meter_stop=2001),
+        unmatched(-1, minutes=31),
+        unmatched(-1, charge_point_id="CP2"),
+    ]
+    for other in others:
+        assert await txs.add_unmatched_stop(other)
+    assert list(await txs.unmatched_stops()) == [first, *others]
+    assert list(await txs.unmatched_stops("CP1")) == [first, *others[:3]]
+    assert list(await txs.unmatched_stops("CP2")) == [others[3]]
+    assert list(await txs.unmatched_stops("CP3")) == []
+    # Nothing of them reaches the transactions or their meter values.
+    assert list(await txs.active()) == []
+    assert list(await txs.meter_values("CP1")) == []
+
+
+@pytest.mark.anyio
+async def test_unmatched_stop_round_trips_every_field(stores: Stores) -> None:
+    full = MeterValue(
+        timestamp=at(3).astimezone(PLUS_TWO),
+        sampled_value=(
+            SampledValue(
+                value="12.5",
+                context=ReadingContext.TRANSACTION_END,
+                format=ValueFormat.RAW,
+                measurand=Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
+                phase=Phase.L1,
+                location=Location.OUTLET,
+                unit=UnitOfMeasure.KWH,
+            ),
+        ),
+    )
+    for cause in UnmatchedStopCause:
+        stop = unmatched(
+            len(cause.value),
+            cause=cause,
+            stop=TransactionStop(
+                meter_stop=7,
+                timestamp=at(1).astimezone(MINUS_ONE),
+                reason=Reason.DE_AUTHORIZED,
+                id_tag="tag-é",
+            ),
+            transaction_data=(full,),
+        )
+        assert await stores.transactions.add_unmatched_stop(stop)
+        assert (await stores.transactions.unmatched_stops())[-1] == stop
+    bare = unmatched(123, stop=TransactionStop(meter_stop=0, timestamp=at(2)))
+    assert await stores.transactions.add_unmatched_stop(bare)
+    assert (await stores.transactions.unmatched_stops())[-1] == bare
 
 
 # --- TransactionStore: meter values ---------------------------------------------------------

@@ -554,16 +554,42 @@ async def test_a_client_without_the_subprotocol_connects_when_not_required() -> 
                 assert cp.connection.websocket.subprotocol == "ocpp1.6"  # type: ignore[attr-defined]
 
 
-async def test_an_unknown_charge_point_is_allowed_by_default() -> None:
+async def test_errata_3_68_an_unknown_charge_point_is_404_under_the_reject_policy() -> None:
+    # The default policy rejects unknown charge points: at the handshake (OCPP-J §3.2).
     cs = central_system()
+    events = watch(cs)
+    with anyio.fail_after(TIMEOUT):
+        async with running(cs) as server:
+            assert await refused_status(url(server), "NEW") == 404
+    assert connection_events(events) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "status"),
+    [("pending", RegistrationStatus.PENDING), ("accept", RegistrationStatus.ACCEPTED)],
+)
+async def test_errata_3_68_an_unknown_charge_point_connects_when_the_policy_registers_it(
+    policy: str, status: RegistrationStatus
+) -> None:
+    cs = central_system(unknown_charge_points=policy)
     events = watch(cs)
     with anyio.fail_after(TIMEOUT):
         async with running(cs) as server:
             async with connect_simulator(url(server), "NEW") as cp:
                 await wait_until(lambda: cs.is_connected("NEW"))
-                # It reached the central system, whose default policy rejects its boot.
-                assert (await cp.call(BOOT)).status is RegistrationStatus.REJECTED
+                assert (await cp.call(BOOT)).status is status
     assert ChargePointConnected("NEW") in events
+
+
+async def test_an_unknown_charge_point_connects_when_allowed_explicitly() -> None:
+    cs = central_system()
+    options = WebSocketOptions(handshake=HandshakeOptions(allow_unknown_charge_points=True))
+    with anyio.fail_after(TIMEOUT):
+        async with running(cs, options=options) as server:
+            async with connect_simulator(url(server), "NEW") as cp:
+                await wait_until(lambda: cs.is_connected("NEW"))
+                # It reached the central system, whose policy rejects its boot.
+                assert (await cp.call(BOOT)).status is RegistrationStatus.REJECTED
 
 
 async def test_an_unknown_charge_point_is_404_when_not_allowed() -> None:

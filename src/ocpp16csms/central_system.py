@@ -217,7 +217,7 @@ class CentralSystem:
                 configuration=stores.configuration,
             ),
             Profile.FIRMWARE_MANAGEMENT: lambda: FirmwareService(
-                self, device_state=stores.device_state
+                self, configuration=stores.configuration, device_state=stores.device_state
             ),
             Profile.LOCAL_AUTH_LIST_MANAGEMENT: lambda: LocalAuthListService(
                 self, lists=stores.local_lists, configuration=stores.configuration
@@ -421,6 +421,13 @@ class CentralSystem:
     def is_connected(self, charge_point_id: str) -> bool:
         """Whether this process serves a live connection for the charge point."""
         return charge_point_id in self._links
+
+    def registration(self, charge_point_id: str) -> RegistrationStatus | None:
+        """The registration (§4.2) the live connection in this process works under: the
+        answer to its last BootNotification, or the stored one until it sends one. None when
+        this process serves no connection for the charge point."""
+        link = self._links.get(charge_point_id)
+        return None if link is None else link.session.registration
 
     @property
     def connected_charge_points(self) -> frozenset[str]:

@@ -6,6 +6,7 @@ names the field and what is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -15,13 +16,16 @@ from .messages.base import Request
 from .stores.records import ConfigurationStore
 
 __all__ = [
+    "FILE_TRANSFER_PROTOCOLS",
     "FILE_TRANSFER_SCHEMES",
     "build_request",
     "check_connector",
     "check_location",
     "check_retries",
     "check_time_span",
+    "check_transfer_location",
     "number_of_connectors",
+    "supported_file_transfer_schemes",
 ]
 
 _Q = TypeVar("_Q", bound=Request[Any])
@@ -72,12 +76,46 @@ async def check_connector(
 
 FILE_TRANSFER_SCHEMES = frozenset({"ftp", "ftps", "http", "https", "sftp"})
 """URI schemes a firmware or upload location may use (the file transfer protocols that OCPP
-names in its FileTransferProtocolEnumType); anything else is refused before sending."""
+names in its FileTransferProtocolEnumType) when the charge point did not say which it supports;
+anything else is refused before sending."""
+
+FILE_TRANSFER_PROTOCOLS: Mapping[str, str] = {
+    "FTP": "ftp",
+    "FTPS": "ftps",
+    "HTTP": "http",
+    "HTTPS": "https",
+    "SFTP": "sftp",
+}
+"""The values of the SupportedFileTransferProtocols configuration key (errata v4.0 3.90, and
+SFTP, which later OCPP versions add) and the URI scheme each one means."""
+
+_PROTOCOLS_KEY = "SupportedFileTransferProtocols"
 
 
-def check_location(location: str, field: str = "location") -> None:
+async def supported_file_transfer_schemes(
+    configuration: ConfigurationStore, charge_point_id: str
+) -> frozenset[str] | None:
+    """The URI schemes of the protocols the charge point reported in its
+    SupportedFileTransferProtocols key (errata 3.90), or None when it did not report the key
+    or it names none of :data:`FILE_TRANSFER_PROTOCOLS` (then nothing is known)."""
+    entry = (await configuration.get(charge_point_id)).get(_PROTOCOLS_KEY)
+    if entry is None or entry.value is None:
+        return None
+    # A comma-separated list (CSL); names compared case-insensitively, unknown ones skipped.
+    schemes = frozenset(
+        FILE_TRANSFER_PROTOCOLS[name]
+        for name in (part.strip().upper() for part in entry.value.split(","))
+        if name in FILE_TRANSFER_PROTOCOLS
+    )
+    return schemes or None
+
+
+def check_location(
+    location: str, field: str = "location", *, schemes: Collection[str] = FILE_TRANSFER_SCHEMES
+) -> None:
     """Raise :class:`InvalidRequest` unless ``location`` is an absolute URI that a charge point
-    can transfer a file with: a scheme of :data:`FILE_TRANSFER_SCHEMES`, a host, no whitespace."""
+    can transfer a file with: a scheme of ``schemes`` (default :data:`FILE_TRANSFER_SCHEMES`),
+    a host, no whitespace."""
     if not isinstance(location, str) or not location:
         raise InvalidRequest(f"{field} must be a non-empty URI")
     if any(c.isspace() or not c.isprintable() for c in location):
@@ -87,11 +125,37 @@ def check_location(location: str, field: str = "location") -> None:
         _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError as error:
         raise InvalidRequest(f"{field} {location!r} is not a valid URI: {error}") from None
-    if parts.scheme.lower() not in FILE_TRANSFER_SCHEMES:
-        schemes = ", ".join(sorted(FILE_TRANSFER_SCHEMES))
-        raise InvalidRequest(f"{field} {location!r} must use one of the schemes {schemes}")
+    if parts.scheme.lower() not in schemes:
+        allowed = ", ".join(sorted(schemes))
+        raise InvalidRequest(f"{field} {location!r} must use one of the schemes {allowed}")
     if not parts.hostname:
         raise InvalidRequest(f"{field} {location!r} names no host")
+
+
+async def check_transfer_location(
+    configuration: ConfigurationStore | None,
+    charge_point_id: str,
+    location: str,
+    field: str = "location",
+) -> None:
+    """:func:`check_location` against the schemes the charge point supports: those of its
+    SupportedFileTransferProtocols key when it reported one (errata 3.90), else
+    :data:`FILE_TRANSFER_SCHEMES`."""
+    supported = None
+    if configuration is not None:
+        supported = await supported_file_transfer_schemes(configuration, charge_point_id)
+    if supported is None:
+        check_location(location, field)
+        return
+    check_location(location, field)  # the general rule first: a URI with a transfer scheme
+    try:
+        check_location(location, field, schemes=supported)
+    except InvalidRequest:
+        allowed = ", ".join(sorted(supported))
+        raise InvalidRequest(
+            f"{field} {location!r}: {charge_point_id!r} supports only {allowed} "
+            f"(its {_PROTOCOLS_KEY} configuration key)"
+        ) from None
 
 
 def check_retries(retries: int | None, retry_interval: int | None) -> None:

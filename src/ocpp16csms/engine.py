@@ -85,6 +85,11 @@ def _positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ValueError(f"{attribute.name} must be finite, got {value!r}")
 
 
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None:
+        _positive(_, attribute, value)
+
+
 def _non_negative_int(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
@@ -124,6 +129,12 @@ class CentralSystemOptions:
     """Answer ConcurrentTx for an id tag that already has an active transaction."""
     reservation_expiry_interval: float = attrs.field(default=10.0, validator=_positive)
     """Seconds between the runs that mark expired reservations (under ``async with``)."""
+    stale_transaction_grace: float | None = attrs.field(default=300.0, validator=_positive_or_none)
+    """Seconds a transaction may stay open after its charge point booted again or its
+    connector reported Available before it is marked ended-unconfirmed (None: never); see
+    docs/transactions.md."""
+    stale_transaction_interval: float = attrs.field(default=10.0, validator=_positive)
+    """Seconds between the runs that mark stale transactions (under ``async with``)."""
     last_seen_resolution: float = attrs.field(default=60.0, validator=_positive)
     """Seconds: last-seen is written to the store at most this often per connection."""
     validation: ValidationPolicy = attrs.field(
@@ -231,6 +242,12 @@ class Engine(Protocol):
 
     def is_connected(self, charge_point_id: str) -> bool:
         """Whether this process serves a live connection for the charge point."""
+        ...
+
+    def registration(self, charge_point_id: str) -> RegistrationStatus | None:
+        """The registration (§4.2) the live connection in this process works under: the
+        answer to its last BootNotification, or the stored one until it sends one. None when
+        this process serves no connection for the charge point."""
         ...
 
     def set_handler(self, request_type: type[_Req], handler: Handler[_Req] | None) -> None:

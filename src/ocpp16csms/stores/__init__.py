@@ -26,7 +26,11 @@ from .records import (
     TransactionStart,
     TransactionStop,
     TransactionStore,
+    UnconfirmedEnd,
+    UnconfirmedEndCause,
     UnknownChargePoint,
+    UnmatchedStop,
+    UnmatchedStopCause,
 )
 
 __all__ = [
@@ -47,5 +51,9 @@ __all__ = [
     "TransactionStart",
     "TransactionStop",
     "TransactionStore",
+    "UnconfirmedEnd",
+    "UnconfirmedEndCause",
     "UnknownChargePoint",
+    "UnmatchedStop",
+    "UnmatchedStopCause",
 ]

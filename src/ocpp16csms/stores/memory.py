@@ -22,7 +22,9 @@ from .records import (
     TransactionRecord,
     TransactionStart,
     TransactionStop,
+    UnconfirmedEnd,
     UnknownChargePoint,
+    UnmatchedStop,
 )
 
 __all__ = [
@@ -110,6 +112,8 @@ class MemoryTransactionStore:
         self._by_start: dict[tuple[object, ...], int] = {}
         self._meter_values: dict[str, list[StoredMeterValue]] = {}
         self._seen_values: set[StoredMeterValue] = set()
+        self._unmatched: list[UnmatchedStop] = []
+        self._unmatched_keys: set[tuple[object, ...]] = set()
 
     async def start(self, start: TransactionStart) -> tuple[TransactionRecord, bool]:
         key = _start_key(start)
@@ -142,9 +146,44 @@ class MemoryTransactionStore:
         return [
             r
             for r in self._transactions.values()
-            if r.stop is None
+            if r.active
             and (charge_point_id is None or r.start.charge_point_id == charge_point_id)
             and (tag is None or r.start.id_tag.casefold() == tag)
+        ]
+
+    async def end_unconfirmed(
+        self, transaction_id: int, end: UnconfirmedEnd
+    ) -> TransactionRecord | None:
+        record = self._transactions.get(transaction_id)
+        if record is None or not record.active:
+            return record
+        record = attrs.evolve(record, unconfirmed_end=end)
+        self._transactions[transaction_id] = record
+        return record
+
+    async def unconfirmed(
+        self, *, charge_point_id: str | None = None
+    ) -> Sequence[TransactionRecord]:
+        return [
+            r
+            for r in self._transactions.values()
+            if r.ended_unconfirmed
+            and (charge_point_id is None or r.start.charge_point_id == charge_point_id)
+        ]
+
+    async def add_unmatched_stop(self, stop: UnmatchedStop) -> bool:
+        key = (stop.charge_point_id, stop.transaction_id, stop.stop.meter_stop, stop.stop.timestamp)
+        if key in self._unmatched_keys:
+            return False
+        self._unmatched_keys.add(key)
+        self._unmatched.append(stop)
+        return True
+
+    async def unmatched_stops(self, charge_point_id: str | None = None) -> Sequence[UnmatchedStop]:
+        return [
+            s
+            for s in self._unmatched
+            if charge_point_id is None or s.charge_point_id == charge_point_id
         ]
 
     async def add_meter_values(

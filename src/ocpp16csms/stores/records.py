@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -42,7 +43,11 @@ __all__ = [
     "TransactionStart",
     "TransactionStop",
     "TransactionStore",
+    "UnconfirmedEnd",
+    "UnconfirmedEndCause",
     "UnknownChargePoint",
+    "UnmatchedStop",
+    "UnmatchedStopCause",
 ]
 
 
@@ -182,18 +187,83 @@ class TransactionStop:
     id_tag: str | None = None
 
 
+class UnconfirmedEndCause(StrEnum):
+    """What made the central system believe a transaction ended without its StopTransaction."""
+
+    BOOT = "Boot"
+    """The charge point booted again (a hard reset may lose the StopTransaction, errata 3.36)."""
+    CONNECTOR_AVAILABLE = "ConnectorAvailable"
+    """The transaction's connector reported Available: nothing is charging there any more."""
+
+
+@attrs.frozen(kw_only=True)
+class UnconfirmedEnd:
+    """How a transaction whose StopTransaction never came is taken to have ended.
+
+    ``meter_stop`` (Wh) and ``timestamp`` are the last register reading seen for the
+    transaction (meterStart and its start time when there was none); ``detected_at`` is the
+    central system's clock when it marked the transaction.
+    """
+
+    meter_stop: int
+    timestamp: datetime
+    cause: UnconfirmedEndCause
+    detected_at: datetime
+
+
 @attrs.frozen(kw_only=True)
 class TransactionRecord:
-    """A transaction: its start, and its stop once known."""
+    """A transaction: its start, its stop once known, and its unconfirmed end if it was
+    marked ended without a StopTransaction (kept when a late StopTransaction completes it)."""
 
     transaction_id: int
     start: TransactionStart
     stop: TransactionStop | None = None
+    unconfirmed_end: UnconfirmedEnd | None = None
 
     @property
     def active(self) -> bool:
-        """True until the transaction is stopped."""
-        return self.stop is None
+        """True until the transaction is stopped or marked ended-unconfirmed."""
+        return self.stop is None and self.unconfirmed_end is None
+
+    @property
+    def ended_unconfirmed(self) -> bool:
+        """Marked ended without a StopTransaction, and none has arrived since."""
+        return self.stop is None and self.unconfirmed_end is not None
+
+
+def _meter_values(values: Iterable[MeterValue]) -> tuple[MeterValue, ...]:
+    return tuple(values)
+
+
+class UnmatchedStopCause(StrEnum):
+    """Why a StopTransaction closed no transaction (errata 3.18)."""
+
+    NO_TRANSACTION_ID = "NoTransactionId"
+    """transactionId -1: the charge point never received an id for the transaction."""
+    UNKNOWN_TRANSACTION = "UnknownTransaction"
+    """No transaction has that id."""
+    ALREADY_STOPPED = "AlreadyStopped"
+    """The transaction was stopped before, with other data (an exact retry is no such stop)."""
+    OTHER_CHARGE_POINT = "OtherChargePoint"
+    """The id belongs to a transaction of another charge point."""
+
+
+@attrs.frozen(kw_only=True)
+class UnmatchedStop:
+    """A StopTransaction that closed no transaction, kept whole for the host to reconcile.
+
+    The charge point was answered as if the transaction existed (errata 3.18); ``stop`` holds
+    its meterStop, timestamp, reason and idTag, ``transaction_data`` its meter values, and
+    ``received_at`` the central system's clock when it arrived.
+    """
+
+    charge_point_id: str
+    transaction_id: int
+    stop: TransactionStop
+    cause: UnmatchedStopCause
+    received_at: datetime
+    transaction_data: tuple[MeterValue, ...] = attrs.field(default=(), converter=_meter_values)
 
 
 @attrs.frozen(kw_only=True)
@@ -223,13 +293,41 @@ class TransactionStore(Protocol):
         ...
 
     async def stop(self, transaction_id: int, stop: TransactionStop) -> TransactionRecord | None:
-        """Close the transaction; a second stop changes nothing. None for an unknown id."""
+        """Close the transaction, also one marked ended-unconfirmed (keeping that mark); a
+        second stop changes nothing. None for an unknown id."""
         ...
 
     async def active(
         self, *, charge_point_id: str | None = None, id_tag: str | None = None
     ) -> Sequence[TransactionRecord]:
-        """Transactions not yet stopped, filtered by charge point and (case-insensitive) tag."""
+        """Transactions neither stopped nor ended-unconfirmed, filtered by charge point and
+        (case-insensitive) tag, in id order."""
+        ...
+
+    async def end_unconfirmed(
+        self, transaction_id: int, end: UnconfirmedEnd
+    ) -> TransactionRecord | None:
+        """Mark an active transaction ended-unconfirmed with ``end``; it stays stored, and a
+        later :meth:`stop` completes it. A stopped or already marked transaction is returned
+        unchanged; None for an unknown id."""
+        ...
+
+    async def unconfirmed(
+        self, *, charge_point_id: str | None = None
+    ) -> Sequence[TransactionRecord]:
+        """Transactions marked ended-unconfirmed and not stopped since, in id order."""
+        ...
+
+    async def add_unmatched_stop(self, stop: UnmatchedStop) -> bool:
+        """Keep a StopTransaction that closed no transaction; return whether it was new.
+
+        One equal to a kept one in charge point, transaction id, meterStop and timestamp (the
+        instant) is a retry: nothing is added.
+        """
+        ...
+
+    async def unmatched_stops(self, charge_point_id: str | None = None) -> Sequence[UnmatchedStop]:
+        """The unmatched stops kept (of one charge point when given), in the order kept."""
         ...
 
     async def add_meter_values(

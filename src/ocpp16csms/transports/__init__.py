@@ -12,6 +12,7 @@ from .handshake import (
     decide,
     password_check_needed,
     select_subprotocol,
+    unknown_charge_points_allowed,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "decide",
     "password_check_needed",
     "select_subprotocol",
+    "unknown_charge_points_allowed",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import anyio.to_thread
 
 from .._logging import get_logger
@@ -25,7 +27,9 @@ async def admit(
 ) -> tuple[str, str | None]:
     """(charge point id, subprotocol) for an upgrade, or raise :class:`HandshakeRefused`.
 
-    A store failure is refused with 503 (and logged) so the charge point retries later.
+    A store failure is refused with 503 (and logged) so the charge point retries later. An
+    unknown charge point meets the central system's ``unknown_charge_points`` policy here
+    (:func:`~ocpp16csms.transports.handshake.unknown_charge_points_allowed`).
     """
     charge_point_id = charge_point_id_from_path(peer.path, options)
     try:
@@ -33,7 +37,8 @@ async def admit(
     except Exception:
         log.exception("charge point store failed during the handshake of %r", peer.path)
         raise HandshakeRefused(503, "try again later") from None
+    check = functools.partial(decide, unknown_policy=central_system.options.unknown_charge_points)
     if password_check_needed(record, options):
         # Password hashing is deliberately slow: keep it off the event loop.
-        return await anyio.to_thread.run_sync(decide, peer, record, options)
-    return decide(peer, record, options)
+        return await anyio.to_thread.run_sync(check, peer, record, options)
+    return check(peer, record, options)

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import attrs
 
+from ..engine import UnknownChargePointPolicy
 from ..errors import RemoteProtocolError
 from ..profiles.security.passwords import verify_password
 from ..stores import ChargePointRecord
@@ -30,6 +31,7 @@ __all__ = [
     "decide",
     "password_check_needed",
     "select_subprotocol",
+    "unknown_charge_points_allowed",
 ]
 
 SUBPROTOCOL = "ocpp1.6"
@@ -55,9 +57,12 @@ class HandshakeOptions:
     """Only paths under this prefix are served (``""`` serves any path)."""
     require_subprotocol: bool = True
     """Refuse a client that does not offer ``ocpp1.6`` (some charge points omit it)."""
-    allow_unknown_charge_points: bool = True
-    """Let charge points the store does not know connect (their BootNotification then meets
-    the central system's unknown-charge-point policy) with ``default_security_profile``."""
+    allow_unknown_charge_points: bool | None = None
+    """Whether charge points the store does not know may connect (with
+    ``default_security_profile``). ``None``: as the central system's ``unknown_charge_points``
+    policy says: under ``REJECT`` they are refused with 404 (OCPP-J §3.2, errata 3.68), under
+    ``PENDING`` and ``ACCEPT`` they connect and their BootNotification registers them (see
+    :func:`unknown_charge_points_allowed`). ``True`` or ``False`` decides alone."""
     default_security_profile: int = 0
     max_id_length: int = MAX_CHARGE_POINT_ID_LENGTH
 
@@ -131,10 +136,35 @@ def password_check_needed(record: ChargePointRecord | None, options: HandshakeOp
     return profile in (1, 2)
 
 
+def unknown_charge_points_allowed(
+    options: HandshakeOptions, policy: UnknownChargePointPolicy | None = None
+) -> bool:
+    """Whether a charge point the store does not know may connect.
+
+    ``options.allow_unknown_charge_points`` when set; otherwise it follows the central
+    system's ``policy`` (None: the default, ``REJECT``). A rejected unknown charge point gets an
+    HTTP 404 at the handshake, as OCPP-J §3.2 says, rather than a connection whose only use is
+    a BootNotification answered Rejected (errata 3.68): it holds no socket, and the charge
+    point backs off as from any failed connection. ``PENDING`` and ``ACCEPT`` register the
+    charge point from its BootNotification, so it must get that far.
+    """
+    if options.allow_unknown_charge_points is not None:
+        return options.allow_unknown_charge_points
+    return policy is not None and policy is not UnknownChargePointPolicy.REJECT
+
+
 def decide(
-    peer: Peer, record: ChargePointRecord | None, options: HandshakeOptions
+    peer: Peer,
+    record: ChargePointRecord | None,
+    options: HandshakeOptions,
+    *,
+    unknown_policy: UnknownChargePointPolicy | None = None,
 ) -> tuple[str, str | None]:
     """Check one upgrade; return (charge point id, subprotocol) or raise HandshakeRefused.
+
+    An unknown charge point (``record`` None) connects only when
+    :func:`unknown_charge_points_allowed` says so for ``unknown_policy``, the central system's
+    ``unknown_charge_points`` option.
 
     Security profiles (whitepaper §2): 0 no authentication; 1 Basic auth; 2 Basic auth over
     TLS; 3 TLS with a client certificate naming the charge point. The Basic username must be
@@ -143,7 +173,7 @@ def decide(
     charge_point_id = charge_point_id_from_path(peer.path, options)
     subprotocol = select_subprotocol(peer.subprotocols, options)
     if record is None:
-        if not options.allow_unknown_charge_points:
+        if not unknown_charge_points_allowed(options, unknown_policy):
             raise HandshakeRefused(404, "unknown charge point")
         profile = options.default_security_profile
         password_hash = None

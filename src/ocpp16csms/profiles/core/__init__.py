@@ -60,6 +60,14 @@ from .service import (
     SECRET_CONFIGURATION_KEYS,
     CoreService,
 )
+from .stale import (
+    StaleSuspicion,
+    clear_transaction,
+    is_due,
+    stale_transactions,
+    suspect_transactions,
+    unconfirmed_end,
+)
 
 __all__ = [
     "ENERGY_CONTEXTS",
@@ -101,6 +109,7 @@ __all__ = [
     "RemoteStopTransactionResponse",
     "ResetRequest",
     "ResetResponse",
+    "StaleSuspicion",
     "StartTransactionRequest",
     "StartTransactionResponse",
     "StatusNotificationRequest",
@@ -109,9 +118,14 @@ __all__ = [
     "StopTransactionResponse",
     "UnlockConnectorRequest",
     "UnlockConnectorResponse",
+    "clear_transaction",
+    "is_due",
     "natural_unit",
     "normalise",
     "phase_totals",
     "reading_kind",
+    "stale_transactions",
+    "suspect_transactions",
     "transaction_energy",
+    "unconfirmed_end",
 ]

@@ -38,9 +38,12 @@ from ...stores.records import (
     ChargePointStore,
     ConnectorStatus,
     IdTagStore,
+    TransactionRecord,
     TransactionStart,
     TransactionStop,
     TransactionStore,
+    UnmatchedStop,
+    UnmatchedStopCause,
 )
 
 __all__ = ["CoreHandlers", "DataTransferHandler"]
@@ -51,6 +54,26 @@ log = get_logger("ocpp16csms.handlers")
 
 DataTransferHandler = Callable[[DataTransferRequest, CallContext], Awaitable[DataTransferResponse]]
 """Answers one vendor's (and optionally one messageId's) DataTransfer requests."""
+
+
+def _unmatched_cause(
+    transaction_id: int,
+    record: TransactionRecord | None,
+    stop: TransactionStop,
+    charge_point_id: str,
+) -> UnmatchedStopCause | None:
+    """Why a StopTransaction closes no transaction; None when it closes ``record`` (or is an
+    exact retry of the stop that closed it)."""
+    if record is None:
+        # Errata 3.18: -1 is the id a charge point uses when it never received one.
+        if transaction_id == -1:
+            return UnmatchedStopCause.NO_TRANSACTION_ID
+        return UnmatchedStopCause.UNKNOWN_TRANSACTION
+    if record.start.charge_point_id != charge_point_id:
+        return UnmatchedStopCause.OTHER_CHARGE_POINT
+    if record.stop is not None and record.stop != stop:
+        return UnmatchedStopCause.ALREADY_STOPPED
+    return None
 
 
 class CoreHandlers:
@@ -208,32 +231,52 @@ class CoreHandlers:
     async def stop_transaction(
         self, request: StopTransactionRequest, ctx: CallContext
     ) -> StopTransactionResponse:
-        """§4.10: close the transaction and keep its meter values; unknown ids still answered."""
+        """§4.10: close the transaction and keep its meter values.
+
+        Every StopTransaction is answered as if its transaction were known (errata 3.18), and
+        none of its data is dropped: one that closes no transaction (transactionId -1, an
+        unknown id, another charge point's transaction, or one already stopped with other
+        data) is kept whole as an :class:`~ocpp16csms.stores.UnmatchedStop` for the host to
+        reconcile. A transaction marked ended-unconfirmed is completed by its late stop.
+        """
         transactions = self.transactions
+        stop = TransactionStop(
+            meter_stop=request.meter_stop,
+            timestamp=request.timestamp,
+            reason=request.reason,
+            id_tag=request.id_tag,
+        )
         record = await transactions.get(request.transaction_id)
-        if record is None:
+        cause = _unmatched_cause(request.transaction_id, record, stop, ctx.charge_point_id)
+        if record is not None and cause is None:
+            if request.transaction_data:
+                await transactions.add_meter_values(
+                    ctx.charge_point_id,
+                    record.start.connector_id,
+                    request.transaction_id,
+                    request.transaction_data,
+                )
+            if record.stop is None:
+                await transactions.stop(request.transaction_id, stop)
+        else:
+            kept = await transactions.add_unmatched_stop(
+                UnmatchedStop(
+                    charge_point_id=ctx.charge_point_id,
+                    transaction_id=request.transaction_id,
+                    stop=stop,
+                    cause=cause or UnmatchedStopCause.UNKNOWN_TRANSACTION,
+                    received_at=ctx.received_at,
+                    transaction_data=request.transaction_data or (),
+                )
+            )
             log.warning(
-                "[%s] message %s: StopTransaction for unknown transaction %d",
+                "[%s] message %s: StopTransaction for transaction %d closes none (%s); %s",
                 ctx.charge_point_id,
                 ctx.message_id,
                 request.transaction_id,
-            )
-        if request.transaction_data:
-            await transactions.add_meter_values(
-                ctx.charge_point_id,
-                record.start.connector_id if record is not None else 0,
-                request.transaction_id,
-                request.transaction_data,
-            )
-        if record is not None:
-            await transactions.stop(
-                request.transaction_id,
-                TransactionStop(
-                    meter_stop=request.meter_stop,
-                    timestamp=request.timestamp,
-                    reason=request.reason,
-                    id_tag=request.id_tag,
-                ),
+                cause,
+                "kept as an unmatched stop" if kept else "a retry, already kept",
+                extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
             )
         if request.id_tag is None:
             return StopTransactionResponse()

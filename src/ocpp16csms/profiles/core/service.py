@@ -37,9 +37,14 @@ from ...stores.records import (
     ChargePointStore,
     ConfigurationStore,
     IdTagStore,
+    TransactionRecord,
     TransactionStore,
+    UnmatchedStop,
 )
+from ._stale_job import StaleTransactionJob
 from .handlers import CoreHandlers, DataTransferHandler
+from .meter_values import EnergyResult, transaction_energy
+from .stale import StaleSuspicion
 
 __all__ = ["SECRET_CONFIGURATION_KEYS", "CoreService"]
 
@@ -74,6 +79,9 @@ class CoreService:
             engine, charge_points=charge_points, id_tags=id_tags, transactions=transactions
         )
         self.handlers.install()
+        self._stale = StaleTransactionJob(
+            engine, charge_points=charge_points, transactions=transactions
+        )
 
     async def id_tag_info(
         self, id_tag: str, now: datetime, *, check_concurrent: bool = True
@@ -163,7 +171,8 @@ class CoreService:
                 f"transaction {transaction_id} runs on {record.start.charge_point_id!r}, "
                 f"not {charge_point_id!r}"
             )
-        if record is not None and not record.active:
+        # One marked ended-unconfirmed may still run: the host may ask to stop it.
+        if record is not None and record.stop is not None:
             raise InvalidRequest(f"transaction {transaction_id} has already stopped")
         request = build_request(RemoteStopTransactionRequest, transaction_id=transaction_id)
         return await self._engine.call(charge_point_id, request)
@@ -195,6 +204,53 @@ class CoreService:
             DataTransferRequest, vendor_id=vendor_id, message_id=message_id, data=data
         )
         return await self._engine.call(charge_point_id, request)
+
+    # -- transactions: energy and reconciliation ------------------------------------------------
+
+    async def transaction_energy(self, transaction_id: int) -> EnergyResult | None:
+        """The energy of a stored transaction, in Wh, from its meterStart, its meterStop (once
+        stopped) and the meter values stored for it, as
+        :func:`~ocpp16csms.profiles.core.transaction_energy` computes it (with the anomalies
+        found). Without a stop (running, or ended-unconfirmed) it runs to the last reading.
+        None for an unknown id."""
+        record = await self.transactions.get(transaction_id)
+        if record is None:
+            return None
+        start, stop = record.start, record.stop
+        values = await self.transactions.meter_values(
+            start.charge_point_id, transaction_id=transaction_id
+        )
+        return transaction_energy(
+            start.meter_start,
+            None if stop is None else stop.meter_stop,
+            [v.meter_value for v in values],
+            started_at=start.timestamp,
+            stopped_at=None if stop is None else stop.timestamp,
+        )
+
+    async def check_stale_transactions(
+        self, now: datetime | None = None
+    ) -> list[TransactionRecord]:
+        """Mark ended-unconfirmed every transaction whose charge point booted again, or whose
+        connector reported Available, more than ``stale_transaction_grace`` seconds before
+        ``now`` (default: the clock) without a StopTransaction since; return them. The
+        central system runs this every ``stale_transaction_interval`` seconds."""
+        return await self._stale.check(now)
+
+    @property
+    def stale_suspicions(self) -> tuple[StaleSuspicion, ...]:
+        """The boots and Available statuses whose grace period is still running."""
+        return self._stale.pending
+
+    async def unconfirmed_transactions(
+        self, charge_point_id: str | None = None
+    ) -> list[TransactionRecord]:
+        """Transactions marked ended-unconfirmed and not stopped since (to reconcile)."""
+        return list(await self.transactions.unconfirmed(charge_point_id=charge_point_id))
+
+    async def unmatched_stops(self, charge_point_id: str | None = None) -> list[UnmatchedStop]:
+        """StopTransactions that closed no transaction, kept whole (errata 3.18)."""
+        return list(await self.transactions.unmatched_stops(charge_point_id))
 
     # -- registration and DataTransfer routing -----------------------------------------------------
 

@@ -16,7 +16,7 @@ from datetime import datetime
 import attrs
 
 from ..._logging import get_logger
-from ...checks import build_request, check_location, check_retries, check_time_span
+from ...checks import build_request, check_retries, check_time_span, check_transfer_location
 from ...engine import CallContext, Engine, acknowledge
 from ...enums import DiagnosticsStatus, FirmwareStatus, FirmwareStatusEnumType, UploadLogStatus
 from ...messages import (
@@ -34,6 +34,7 @@ from ...messages import (
     UpdateFirmwareResponse,
 )
 from ...stores.device_state import DeviceStateStore, TransferKind, TransferRequest, TransferStatus
+from ...stores.records import ConfigurationStore
 
 __all__ = [
     "DiagnosticsStatusReport",
@@ -90,8 +91,15 @@ class FirmwareService:
     and SignedFirmwareStatusNotification, and records each status whoever answers it.
     """
 
-    def __init__(self, engine: Engine, *, device_state: DeviceStateStore | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        configuration: ConfigurationStore | None = None,
+        device_state: DeviceStateStore | None = None,
+    ) -> None:
         self._engine = engine
+        self._configuration = configuration
         self._device_state = device_state
         self._firmware_reports: dict[str, FirmwareStatusReport] = {}
         self._diagnostics_reports: dict[str, DiagnosticsStatusReport] = {}
@@ -124,7 +132,9 @@ class FirmwareService:
         """§5.19: have the charge point fetch firmware from ``location`` from ``retrieve_date``.
 
         Checked before sending (:class:`InvalidRequest`, nothing sent): ``location`` is a URI
-        with a scheme of :data:`~ocpp16csms.checks.FILE_TRANSFER_SCHEMES` and a host;
+        with a host and a scheme the charge point supports: one of its reported
+        SupportedFileTransferProtocols (errata 3.90), else of
+        :data:`~ocpp16csms.checks.FILE_TRANSFER_SCHEMES`;
         ``retries`` and ``retry_interval`` (seconds) are at least 0; ``retrieve_date`` is
         timezone-aware. Its progress arrives as FirmwareStatusNotification (see
         :meth:`firmware_status`).
@@ -136,7 +146,7 @@ class FirmwareService:
             retries=retries,
             retry_interval=retry_interval,
         )
-        check_location(location)
+        await check_transfer_location(self._configuration, charge_point_id, location)
         check_retries(retries, retry_interval)
         response = await self._engine.call(charge_point_id, request)
         await self._remember(
@@ -177,7 +187,7 @@ class FirmwareService:
             start_time=start_time,
             stop_time=stop_time,
         )
-        check_location(location)
+        await check_transfer_location(self._configuration, charge_point_id, location)
         check_retries(retries, retry_interval)
         check_time_span(start_time, stop_time, ("start_time", "stop_time"))
         response = await self._engine.call(charge_point_id, request)

@@ -19,7 +19,7 @@ import anyio.to_thread
 import attrs
 
 from ..._logging import get_logger, message_context
-from ...checks import build_request, check_location, check_retries, check_time_span
+from ...checks import build_request, check_retries, check_time_span, check_transfer_location
 from ...datatypes import CertificateHashData, Firmware, LogParameters
 from ...engine import CallContext, Engine, acknowledge
 from ...enums import (
@@ -180,8 +180,9 @@ class SecurityService:
         """Whitepaper §5.21: have the charge point fetch, verify and install signed firmware.
 
         Checked before sending (:class:`InvalidRequest`, nothing sent): ``firmware.location``
-        as for UpdateFirmware (a URI with a file transfer scheme and a host); the install date,
-        when given, not before the retrieve date; ``signing_certificate`` one PEM certificate;
+        as for UpdateFirmware (a URI with a host and a file transfer scheme the charge point
+        supports, errata 3.90); the install date, when given, not before the retrieve date;
+        ``signing_certificate`` one PEM certificate;
         ``signature`` non-empty base64; ``retries`` and ``retry_interval`` at least 0. Progress
         arrives as SignedFirmwareStatusNotification (see ``firmware_status``).
         """
@@ -192,7 +193,9 @@ class SecurityService:
             retries=retries,
             retry_interval=retry_interval,
         )
-        check_location(firmware.location, "firmware.location")
+        await check_transfer_location(
+            self._configuration, charge_point_id, firmware.location, "firmware.location"
+        )
         check_time_span(
             firmware.retrieve_date_time,
             firmware.install_date_time,
@@ -247,7 +250,9 @@ class SecurityService:
             retries=retries,
             retry_interval=retry_interval,
         )
-        check_location(log.remote_location, "log.remote_location")
+        await check_transfer_location(
+            self._configuration, charge_point_id, log.remote_location, "log.remote_location"
+        )
         check_time_span(
             log.oldest_timestamp,
             log.latest_timestamp,

@@ -26,8 +26,8 @@ _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
 
 # The schema this module writes; a database with a higher version is refused (written by a newer
-# library), a lower one would be migrated step by step here once there is a second version.
-_SCHEMA_VERSION = 1
+# library), a lower one is migrated step by step (_MIGRATIONS) before the schema is ensured.
+_SCHEMA_VERSION = 2
 _MAX_TRANSACTION_ID = 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -86,6 +86,10 @@ _SCHEMA = (
         stop_timestamp_us INTEGER,
         stop_reason TEXT,
         stop_id_tag TEXT,
+        unconfirmed_meter_stop INTEGER,
+        unconfirmed_timestamp TEXT,
+        unconfirmed_cause TEXT,
+        unconfirmed_detected_at TEXT,
         UNIQUE (charge_point_id, connector_id, id_tag_key, meter_start, start_timestamp_us)
     )""",
     """CREATE INDEX IF NOT EXISTS transactions_active_by_charge_point
@@ -109,6 +113,20 @@ _SCHEMA = (
     )""",
     """CREATE INDEX IF NOT EXISTS meter_values_by_transaction
         ON meter_values (charge_point_id, transaction_id, seq)""",
+    """CREATE TABLE IF NOT EXISTS unmatched_stops (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        charge_point_id TEXT NOT NULL,
+        transaction_id INTEGER NOT NULL,
+        meter_stop INTEGER NOT NULL,
+        stop_timestamp TEXT NOT NULL,
+        stop_timestamp_us INTEGER NOT NULL,
+        stop_reason TEXT,
+        stop_id_tag TEXT,
+        cause TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        transaction_data TEXT NOT NULL,
+        UNIQUE (charge_point_id, transaction_id, meter_stop, stop_timestamp_us)
+    )""",
     """CREATE TABLE IF NOT EXISTS configuration (
         charge_point_id TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -151,6 +169,21 @@ _SCHEMA = (
         UNIQUE (charge_point_id, connector_id, purpose, stack_level)
     )""",
 )
+
+# Statements that bring a database of version n - 1 to version n, run before _SCHEMA (whose
+# CREATE ... IF NOT EXISTS makes the tables and indexes a version adds).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: transactions marked ended-unconfirmed (and the unmatched_stops table, from _SCHEMA).
+    2: tuple(
+        f"ALTER TABLE transactions ADD COLUMN {column}"
+        for column in (
+            "unconfirmed_meter_stop INTEGER",
+            "unconfirmed_timestamp TEXT",
+            "unconfirmed_cause TEXT",
+            "unconfirmed_detected_at TEXT",
+        )
+    ),
+}
 
 # --- values ---------------------------------------------------------------------------------
 
@@ -319,12 +352,18 @@ def _prepare(connection: sqlite3.Connection) -> None:
                 f"the database has schema version {version}; this library knows up to "
                 f"{_SCHEMA_VERSION}"
             )
+        if version is not None:
+            for step in range(version + 1, _SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    connection.execute(statement)
         for statement in _SCHEMA[1:]:
             connection.execute(statement)
         if version is None:
             connection.execute(
                 "INSERT INTO schema_version (version) VALUES (?)", (_SCHEMA_VERSION,)
             )
+        elif version < _SCHEMA_VERSION:
+            connection.execute("UPDATE schema_version SET version = ?", (_SCHEMA_VERSION,))
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:

@@ -1,4 +1,4 @@
-"""SQLite store of transactions and their meter values."""
+"""SQLite store of transactions, their meter values and the unmatched StopTransactions."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ from ..records import (
     TransactionRecord,
     TransactionStart,
     TransactionStop,
+    UnconfirmedEnd,
+    UnconfirmedEndCause,
+    UnmatchedStop,
+    UnmatchedStopCause,
 )
 from ._database import (
     _CONVERTER,
@@ -56,7 +60,39 @@ def _transaction(row: sqlite3.Row) -> TransactionRecord:
             reason=_opt_member(Reason, row["stop_reason"]),
             id_tag=row["stop_id_tag"],
         )
-    return TransactionRecord(transaction_id=row["transaction_id"], start=start, stop=stop)
+    unconfirmed = None
+    if row["unconfirmed_cause"] is not None:
+        unconfirmed = UnconfirmedEnd(
+            meter_stop=row["unconfirmed_meter_stop"],
+            timestamp=_when(row["unconfirmed_timestamp"]),
+            cause=_member(UnconfirmedEndCause, row["unconfirmed_cause"]),
+            detected_at=_when(row["unconfirmed_detected_at"]),
+        )
+    return TransactionRecord(
+        transaction_id=row["transaction_id"], start=start, stop=stop, unconfirmed_end=unconfirmed
+    )
+
+
+def _unmatched_stop(row: sqlite3.Row) -> UnmatchedStop:
+    return UnmatchedStop(
+        charge_point_id=row["charge_point_id"],
+        transaction_id=row["transaction_id"],
+        stop=TransactionStop(
+            meter_stop=row["meter_stop"],
+            timestamp=_when(row["stop_timestamp"]),
+            reason=_opt_member(Reason, row["stop_reason"]),
+            id_tag=row["stop_id_tag"],
+        ),
+        cause=_member(UnmatchedStopCause, row["cause"]),
+        received_at=_when(row["received_at"]),
+        transaction_data=tuple(
+            _READER.structure(item, MeterValue) for item in json.loads(row["transaction_data"])
+        ),
+    )
+
+
+# Neither stopped nor marked ended-unconfirmed.
+_ACTIVE_SQL = "stop_timestamp IS NULL AND unconfirmed_cause IS NULL"
 
 
 def _stored_meter_value(row: sqlite3.Row) -> StoredMeterValue:
@@ -69,7 +105,8 @@ def _stored_meter_value(row: sqlite3.Row) -> StoredMeterValue:
 
 
 class SqliteTransactionStore(_SqliteStore):
-    """:class:`~ocpp16csms.stores.TransactionStore` in SQLite (made by :func:`sqlite_stores`).
+    """:class:`~ocpp16csms.stores.TransactionStore` in SQLite (made by :func:`sqlite_stores`),
+    with the StopTransactions that closed no transaction in their own table.
 
     Transaction ids come from an ``AUTOINCREMENT`` key, so an id is never reused, not even
     after a rolled-back or deleted transaction; past 2**31-1, :meth:`start` raises
@@ -155,7 +192,7 @@ class SqliteTransactionStore(_SqliteStore):
     async def active(
         self, *, charge_point_id: str | None = None, id_tag: str | None = None
     ) -> Sequence[TransactionRecord]:
-        where = ["stop_timestamp IS NULL"]
+        where = [_ACTIVE_SQL]
         params: list[object] = []
         if charge_point_id is not None:
             where.append("charge_point_id = ?")
@@ -167,6 +204,91 @@ class SqliteTransactionStore(_SqliteStore):
 
         def work(db: sqlite3.Connection) -> list[TransactionRecord]:
             return [_transaction(row) for row in db.execute(query, params)]
+
+        return await self._db.read(work)
+
+    async def end_unconfirmed(
+        self, transaction_id: int, end: UnconfirmedEnd
+    ) -> TransactionRecord | None:
+        values = (
+            end.meter_stop,
+            _text(end.timestamp),
+            _enum_text(end.cause),
+            _text(end.detected_at),
+            transaction_id,
+        )
+
+        def work(db: sqlite3.Connection) -> TransactionRecord | None:
+            row = db.execute(
+                "SELECT * FROM transactions WHERE transaction_id = ?", (transaction_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            record = _transaction(row)
+            if not record.active:
+                return record
+            db.execute(
+                "UPDATE transactions SET unconfirmed_meter_stop = ?, unconfirmed_timestamp = ?,"
+                " unconfirmed_cause = ?, unconfirmed_detected_at = ? WHERE transaction_id = ?",
+                values,
+            )
+            return attrs.evolve(record, unconfirmed_end=end)
+
+        return await self._db.write(work)
+
+    async def unconfirmed(
+        self, *, charge_point_id: str | None = None
+    ) -> Sequence[TransactionRecord]:
+        query = (
+            "SELECT * FROM transactions"
+            " WHERE stop_timestamp IS NULL AND unconfirmed_cause IS NOT NULL"
+        )
+        params: tuple[object, ...] = ()
+        if charge_point_id is not None:
+            query += " AND charge_point_id = ?"
+            params = (charge_point_id,)
+
+        def work(db: sqlite3.Connection) -> list[TransactionRecord]:
+            rows = db.execute(query + " ORDER BY transaction_id", params)
+            return [_transaction(row) for row in rows]
+
+        return await self._db.read(work)
+
+    async def add_unmatched_stop(self, stop: UnmatchedStop) -> bool:
+        values = (
+            stop.charge_point_id,
+            stop.transaction_id,
+            stop.stop.meter_stop,
+            _text(stop.stop.timestamp),
+            _micros(stop.stop.timestamp),
+            _opt_enum_text(stop.stop.reason),
+            stop.stop.id_tag,
+            _enum_text(stop.cause),
+            _text(stop.received_at),
+            _dump(_CONVERTER.unstructure(list(stop.transaction_data))),
+        )
+
+        def work(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "INSERT INTO unmatched_stops (charge_point_id, transaction_id, meter_stop,"
+                " stop_timestamp, stop_timestamp_us, stop_reason, stop_id_tag, cause,"
+                " received_at, transaction_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                values,
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.write(work)
+
+    async def unmatched_stops(self, charge_point_id: str | None = None) -> Sequence[UnmatchedStop]:
+        query = "SELECT * FROM unmatched_stops"
+        params: tuple[object, ...] = ()
+        if charge_point_id is not None:
+            query += " WHERE charge_point_id = ?"
+            params = (charge_point_id,)
+
+        def work(db: sqlite3.Connection) -> list[UnmatchedStop]:
+            return [_unmatched_stop(row) for row in db.execute(query + " ORDER BY seq", params)]
 
         return await self._db.read(work)
 
