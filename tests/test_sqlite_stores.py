@@ -149,7 +149,7 @@ async def test_a_file_database_keeps_everything_across_reopening(tmp_path: Path)
         assert other.transaction_id > tx
 
     assert raw(path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw(path, "SELECT version FROM schema_version") == [(1,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
 
 
 async def test_concurrent_calls_are_serialised_and_retries_stay_idempotent(
@@ -223,6 +223,22 @@ async def test_a_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="schema version 99"):
         await stores.open()
     await stores.aclose()
+
+
+async def test_a_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "csms.sqlite3"
+    async with sqlite_stores(path) as first:
+        await first.id_tags.save(IdTagRecord(id_tag="A"))
+    # What version 1 wrote: everything but the Plug & Charge tables.
+    for table in ("pnc_installed_certificates", "pnc_signing_requests", "pnc_v2g_certificates"):
+        raw(path, f"DROP TABLE {table}")
+    raw(path, "UPDATE schema_version SET version = 1")
+    async with sqlite_stores(path) as again:
+        assert await again.id_tags.get("A") == IdTagRecord(id_tag="A")
+        store = again.require("pnc_certificates")
+        assert await store.signing_requests() == []
+        assert await store.v2g_expiring(T0) == []
+    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
 
 
 async def test_an_unopenable_database_is_a_store_error(tmp_path: Path) -> None:

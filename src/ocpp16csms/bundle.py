@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from .profiles.local_auth_list.store import LocalListStore, MemoryLocalListStore
+from .profiles.plug_and_charge.store import MemoryPncCertificateStore, PncCertificateStore
 from .profiles.reservation.store import MemoryReservationStore, ReservationStore
 from .profiles.smart_charging.store import ChargingProfileStore, MemoryChargingProfileStore
 from .stores.memory import (
@@ -53,6 +54,8 @@ class Stores:
     local_lists: LocalListStore | None = None
     reservations: ReservationStore | None = None
     charging_profiles: ChargingProfileStore | None = None
+    pnc_certificates: PncCertificateStore | None = None
+    """Plug & Charge certificate state; without it the service keeps none (no renewal)."""
 
     def require(self, name: str) -> Any:
         """The store called ``name``; raise :class:`StoreError` when the host gave none."""
@@ -76,4 +79,5 @@ def memory_stores(
         local_lists=MemoryLocalListStore(),
         reservations=MemoryReservationStore(),
         charging_profiles=MemoryChargingProfileStore(),
+        pnc_certificates=MemoryPncCertificateStore(),
     )

@@ -51,6 +51,7 @@ from .messages.core import ChangeConfigurationRequest
 from .profiles.core.service import SECRET_CONFIGURATION_KEYS, CoreService
 from .profiles.firmware.service import FirmwareService
 from .profiles.local_auth_list.service import LocalAuthListService
+from .profiles.plug_and_charge.service import PlugAndChargeService
 from .profiles.remote_trigger.service import RemoteTriggerService
 from .profiles.reservation.service import ReservationService
 from .profiles.security.service import SecurityService
@@ -230,6 +231,13 @@ class CentralSystem:
             Profile.SECURITY: lambda: SecurityService(
                 self, charge_points=stores.charge_points, configuration=stores.configuration
             ),
+            Profile.PLUG_AND_CHARGE: lambda: PlugAndChargeService(
+                self,
+                route_data_transfer=self.core.handlers.register_data_transfer,
+                id_tags=stores.id_tags,
+                configuration=stores.configuration,
+                certificates=stores.pnc_certificates,
+            ),
         }
         for profile, build in builders.items():
             if profile in self.features:
@@ -277,6 +285,12 @@ class CentralSystem:
     def security(self) -> SecurityService:
         """The security whitepaper's operations, SignCertificate and AuthorizationKey."""
         service: SecurityService = self._service(Profile.SECURITY)
+        return service
+
+    @property
+    def plug_and_charge(self) -> PlugAndChargeService:
+        """ISO 15118 Plug & Charge over DataTransfer: seams, certificates, renewal."""
+        service: PlugAndChargeService = self._service(Profile.PLUG_AND_CHARGE)
         return service
 
     # -- host hooks ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from .charging_profiles import SqliteChargingProfileStore
 from .configuration import SqliteConfigurationStore
 from .id_tags import SqliteIdTagStore
 from .local_lists import SqliteLocalListStore
+from .pnc_certificates import SqlitePncCertificateStore
 from .reservations import SqliteReservationStore
 from .transactions import SqliteTransactionStore
 
@@ -26,6 +27,7 @@ __all__ = [
     "SqliteConfigurationStore",
     "SqliteIdTagStore",
     "SqliteLocalListStore",
+    "SqlitePncCertificateStore",
     "SqliteReservationStore",
     "SqliteStores",
     "SqliteTransactionStore",
@@ -78,7 +80,7 @@ class SqliteStores(Stores):
 def sqlite_stores(
     path: str | os.PathLike[str] = ":memory:", *, timeout: float = 5.0
 ) -> SqliteStores:
-    """All seven stores over the SQLite database at ``path`` (created when missing).
+    """All eight stores over the SQLite database at ``path`` (created when missing).
 
     The default ``":memory:"`` is a private database that lives until the stores are closed.
     ``timeout`` is how many seconds a write waits for another connection's lock on the same file
@@ -94,5 +96,6 @@ def sqlite_stores(
         local_lists=SqliteLocalListStore(database),
         reservations=SqliteReservationStore(database),
         charging_profiles=SqliteChargingProfileStore(database),
+        pnc_certificates=SqlitePncCertificateStore(database),
         database=database,
     )

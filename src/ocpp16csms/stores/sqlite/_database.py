@@ -26,8 +26,9 @@ _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
 
 # The schema this module writes; a database with a higher version is refused (written by a newer
-# library), a lower one would be migrated step by step here once there is a second version.
-_SCHEMA_VERSION = 1
+# library), a lower one is migrated. Versions: 1, the first; 2 added the Plug & Charge tables
+# (pnc_*), which the CREATE TABLE IF NOT EXISTS statements below make in a version-1 database.
+_SCHEMA_VERSION = 2
 _MAX_TRANSACTION_ID = 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -150,6 +151,38 @@ _SCHEMA = (
         PRIMARY KEY (charge_point_id, charging_profile_id),
         UNIQUE (charge_point_id, connector_id, purpose, stack_level)
     )""",
+    # --- version 2: Plug & Charge ---
+    """CREATE TABLE IF NOT EXISTS pnc_installed_certificates (
+        charge_point_id TEXT NOT NULL,
+        certificate_type TEXT NOT NULL,
+        certificate_key TEXT NOT NULL,
+        hash_data TEXT NOT NULL,
+        child_hash_data TEXT NOT NULL,
+        certificate TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (charge_point_id, certificate_type, certificate_key)
+    )""",
+    """CREATE TABLE IF NOT EXISTS pnc_signing_requests (
+        charge_point_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        csr TEXT NOT NULL,
+        certificate_type TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        received_at_us INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (charge_point_id, request_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS pnc_v2g_certificates (
+        charge_point_id TEXT PRIMARY KEY,
+        not_after TEXT NOT NULL,
+        not_after_us INTEGER NOT NULL,
+        installed_at TEXT NOT NULL,
+        certificate_chain TEXT,
+        renewal_requested_at TEXT
+    )""",
+    """CREATE INDEX IF NOT EXISTS pnc_v2g_certificates_by_expiry
+        ON pnc_v2g_certificates (not_after_us)""",
 )
 
 # --- values ---------------------------------------------------------------------------------
@@ -325,6 +358,9 @@ def _prepare(connection: sqlite3.Connection) -> None:
             connection.execute(
                 "INSERT INTO schema_version (version) VALUES (?)", (_SCHEMA_VERSION,)
             )
+        elif version < _SCHEMA_VERSION:
+            # Every step so far only added tables, made above.
+            connection.execute("UPDATE schema_version SET version = ?", (_SCHEMA_VERSION,))
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
