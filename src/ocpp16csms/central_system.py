@@ -554,7 +554,9 @@ class CentralSystem:
         await link.driver.flush()
         if response is not None:
             await self._run_after_hooks(request, response, context)
-        await self._emit(Exchange(cp, message_id, request.direction, request, response, error))
+        # The charge point sent it (DataTransfer's class direction is Both).
+        inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
+        await self._emit(Exchange(cp, message_id, inbound, request, response, error))
 
     async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
         action = request.action
