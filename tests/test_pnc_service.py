@@ -17,7 +17,7 @@ from cryptography import x509
 from _pnc_helpers import EMAID, pnc_world
 from harness import T0
 from ocpp16csms.enums import DataTransferStatus
-from ocpp16csms.messages import DataTransferRequest
+from ocpp16csms.messages import DataTransferRequest, DataTransferResponse
 from ocpp16csms.profiles.plug_and_charge import (
     LEGACY_PNC_VENDOR_ID,
     PNC_VENDOR_ID,
@@ -360,3 +360,43 @@ async def test_a_csr_the_signer_refuses_is_dropped(caplog: pytest.LogCaptureFixt
                 await anyio.sleep(0.005)
         assert world.cp.received == []
         assert any("secp256r1" in r.getMessage() for r in caplog.records)
+
+
+# --- composition -----------------------------------------------------------------------------
+
+
+def test_providers_refuse_an_object_without_the_seams_method() -> None:
+    with pytest.raises(TypeError, match="v2g_signer"):
+        PncProviders(v2g_signer=object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="contract_validator"):
+        PncProviders(contract_validator=lambda *args: None)  # type: ignore[arg-type]
+
+
+async def test_a_host_handler_for_one_message_id_wins_over_the_service() -> None:
+    async with pnc_world() as world:
+
+        @world.cs.core.data_transfer_handler(PNC_VENDOR_ID, "Authorize")
+        async def mine(request: DataTransferRequest, ctx: object) -> DataTransferResponse:
+            return DataTransferResponse(status=DataTransferStatus.REJECTED, data="mine")
+
+        request = {"idToken": {"idToken": EMAID, "type": "eMAID"}}
+        answer = await _raw(world, "Authorize", json.dumps(request))
+        assert (answer.status, answer.data) == (DataTransferStatus.REJECTED, "mine")
+        # The service still serves the other messageIds.
+        assert (await world.cp.sign_certificate()).status is GenericStatus.ACCEPTED
+
+
+async def test_without_the_feature_plug_and_charge_is_an_unknown_vendor() -> None:
+    from harness import connected, make_central_system
+    from ocpp16csms import FeatureNotEnabled, Profile
+
+    features = [p for p in Profile if p is not Profile.PLUG_AND_CHARGE]
+    cs = make_central_system()
+    plain = type(cs)(cs.stores, cs.options, features=features)
+    with pytest.raises(FeatureNotEnabled):
+        plain.plug_and_charge  # noqa: B018
+    async with plain, connected(plain) as sim:
+        answer = await sim.call(
+            DataTransferRequest(vendor_id=PNC_VENDOR_ID, message_id="Authorize", data="{}")
+        )
+        assert answer.status is DataTransferStatus.UNKNOWN_VENDOR_ID
