@@ -152,6 +152,9 @@ async def demo(cs: CentralSystem, url: str, pki: DemoPki, responder: OcspRespond
         renewal = await pnc.trigger_message(CHARGE_POINT, MessageTrigger.SIGN_V2G_CERTIFICATE)
         assert renewal.status is TriggerMessageStatus.ACCEPTED
         await cp.wait_signed(count=2)
+        with anyio.fail_after(10):  # until the central system has the charge point's answer
+            while await pnc.signing_requests(CHARGE_POINT):
+                await anyio.sleep(0.01)
         state = await pnc.v2g_certificate(CHARGE_POINT)
         assert state is not None
         print(f"\ninstalled: {', '.join(kinds)}; V2G certificate valid until {state.not_after}")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import attrs
 
 from harness import T0, FakeClock, connected, make_central_system
@@ -61,3 +62,13 @@ async def pnc_world(
             cs.plug_and_charge.providers = demo_providers(pki, clock=clock)
         async with cs, connected(cs, charge_point) as sim, PncChargePoint(sim).running() as cp:
             yield World(cs=cs, cp=cp, sim=sim, pki=pki, responder=responder, url=url, clock=clock)
+
+
+async def wait_delivered(world: World, count: int = 1, charge_point: str = "CP1") -> str:
+    """Wait until the charge point accepted ``count`` chains and the central system has its
+    answer (no CSR pending); the last chain."""
+    chain = await world.cp.wait_signed(count)
+    with anyio.fail_after(5):
+        while await world.cs.plug_and_charge.signing_requests(charge_point):
+            await anyio.sleep(0.005)
+    return chain

@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from _pnc_helpers import pnc_world
+from _pnc_helpers import pnc_world, wait_delivered
 from harness import T0
 from ocpp16csms import ChargePointRecord, InvalidRequest, StoreError, Stores
 from ocpp16csms.datatypes import KeyValue
@@ -81,7 +81,7 @@ async def test_certificate_state_follows_the_acknowledged_operations(backend: st
             assert kept.certificate_type is GetCertificateIdUse.V2G_ROOT_CERTIFICATE
 
             await world.cp.sign_certificate()
-            await world.cp.wait_signed()
+            await wait_delivered(world)
             world.cp.installed.clear()  # the charge point lost its roots (a factory reset)
             listed = await pnc.get_installed_certificate_ids("CP1")
             assert listed.status is GetInstalledCertificateStatus.ACCEPTED
@@ -218,7 +218,7 @@ async def test_a_refused_chain_leads_to_a_new_csr_after_the_wait() -> None:
 
         world.cp.answer("CertificateSigned", refuse_once)
         await world.cp.sign_certificate()
-        chain = await world.cp.wait_signed()
+        chain = await wait_delivered(world)
         kinds = [type(r).__name__ for r in world.cp.received]
         assert kinds == [
             "CertificateSignedRequest",
@@ -286,7 +286,7 @@ async def test_renewal_asks_ahead_of_expiry_once_per_retry_span() -> None:
         pnc = world.cs.plug_and_charge
         store = world.cs.stores.require("pnc_certificates")
         await world.cp.sign_certificate()
-        await world.cp.wait_signed()
+        await wait_delivered(world)
         first = await pnc.v2g_certificate("CP1")
         assert first is not None
         assert await pnc.renew_expiring_certificates() == []  # a year left
@@ -295,10 +295,9 @@ async def test_renewal_asks_ahead_of_expiry_once_per_retry_span() -> None:
         )
         await store.save_v2g_certificate(soon)
         assert await pnc.renew_expiring_certificates() == ["CP1"]
-        await world.cp.wait_signed(count=2)
-        with anyio.fail_after(5):
-            while (renewed := await pnc.v2g_certificate("CP1")) is None or renewed == soon:
-                await anyio.sleep(0.005)
+        await wait_delivered(world, count=2)
+        renewed = await pnc.v2g_certificate("CP1")
+        assert renewed is not None
         assert renewed.not_after > soon.not_after
         assert renewed.renewal_requested_at is None
         # A charge point that does not renew is asked again only after renewal_retry.

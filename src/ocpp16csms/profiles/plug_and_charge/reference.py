@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import anyio
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -50,6 +52,7 @@ log = get_logger("ocpp16csms.plug_and_charge")
 _ACCEPTED = AuthorizeCertificateStatus.ACCEPTED
 _CHAIN_ERROR = AuthorizeCertificateStatus.CERT_CHAIN_ERROR
 _Outcome = tuple[str, OcspResult | str]
+_Job = tuple[str, OCSPRequestData | None, list[x509.Certificate] | None]
 
 
 def _utc_now() -> datetime:
@@ -143,6 +146,18 @@ class PkiContractValidator:
         except OcspError as error:
             return f"{error.problem.value}: {error}"
 
+    async def _statuses(self, jobs: list[_Job]) -> list[_Outcome]:
+        # Asked at once: an Authorize waits for one responder timeout at most, not one each.
+        outcomes: dict[int, _Outcome] = {}
+
+        async def ask(index: int, name: str, data: OCSPRequestData | None, issuers: Any) -> None:
+            outcomes[index] = (name, await self._status(data, issuers))
+
+        async with anyio.create_task_group() as group:
+            for index, (name, data, issuers) in enumerate(jobs):
+                group.start_soon(ask, index, name, data, issuers)
+        return [outcomes[index] for index in range(len(jobs))]
+
     async def _check_chain(self, certificate: str, emaid: str, now: datetime) -> ContractCheck:
         try:
             contract = verify_contract_chain(certificate, self.mo_roots, now=now)
@@ -156,11 +171,12 @@ class PkiContractValidator:
         chain = contract.chain
         below_root = [chain.leaf, *chain.intermediates]
         issuers = [*chain.intermediates, chain.root]
-        outcomes: list[_Outcome] = []
+        jobs: list[_Job] = []
         for subject, issuer in zip(below_root, issuers, strict=True):
             url = ocsp_responder_url(subject)
             data = None if url is None else ocsp_request_data(subject, issuer, responder_url=url)
-            outcomes.append((subject.subject.rfc4514_string(), await self._status(data, [issuer])))
+            jobs.append((subject.subject.rfc4514_string(), data, [issuer]))
+        outcomes = await self._statuses(jobs)
         ends = [c.not_valid_after_utc for c in [*below_root, chain.root]]
         return self._verdict(outcomes, min(ends), now)
 
@@ -180,9 +196,7 @@ class PkiContractValidator:
                 certificate_status=_CHAIN_ERROR,
                 reason="no entry of the hash data was issued by a trusted MO root",
             )
-        outcomes: list[_Outcome] = [
-            (f"serial {e.serial_number}", await self._status(e, None)) for e in entries
-        ]
+        outcomes = await self._statuses([(f"serial {e.serial_number}", e, None) for e in entries])
         return self._verdict(outcomes, now + self.default_validity, now)
 
     def _verdict(self, outcomes: list[_Outcome], until: datetime, now: datetime) -> ContractCheck:
