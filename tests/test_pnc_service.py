@@ -27,6 +27,7 @@ from ocpp16csms.profiles.plug_and_charge import (
     GenericStatus,
     GetCertificateStatus,
     Iso15118EVCertificateStatus,
+    MessageTrigger,
     PncProviders,
 )
 from ocpp16csms.profiles.plug_and_charge.demo_pki import DemoPki
@@ -402,3 +403,18 @@ async def test_without_the_feature_plug_and_charge_is_an_unknown_vendor() -> Non
             DataTransferRequest(vendor_id=PNC_VENDOR_ID, message_id="Authorize", data="{}")
         )
         assert answer.status is DataTransferStatus.UNKNOWN_VENDOR_ID
+
+
+async def test_observers_see_an_inbound_data_transfer_as_sent_by_the_charge_point() -> None:
+    from ocpp16csms import Exchange
+    from ocpp16csms.messages import Direction
+
+    async with pnc_world() as world:
+        seen: list[Exchange] = []
+        world.cs.observe(lambda event: seen.append(event) if isinstance(event, Exchange) else None)
+        await world.cp.authorize(EMAID)
+        await world.cs.plug_and_charge.trigger_message("CP1", MessageTrigger.HEARTBEAT)
+        assert [(e.request.message_id, e.direction) for e in seen] == [  # type: ignore[attr-defined]
+            ("Authorize", Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM),
+            ("TriggerMessage", Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT),
+        ]
