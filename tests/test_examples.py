@@ -30,6 +30,28 @@ def test_quickstart_demo_completes_a_charging_session_over_websocket() -> None:
     assert "the demo session completed." in out
 
 
+def test_plug_and_charge_demo_runs_every_exchange_over_websocket() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "plug_and_charge.py"), "--demo", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "ws://127.0.0.1:" in out
+    for action in ("Authorize", "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus"):
+        assert f"CP → {action}" in out
+    for action in ("CertificateSigned", "InstallCertificate", "GetInstalledCertificateIds"):
+        assert f"CS → {action}" in out
+    assert "CS → TriggerMessage" in out
+    assert "DEMO-EMAID-1: Accepted, certificate Accepted" in out
+    assert "DEMO-EMAID-2: Unknown" in out
+    assert "from the V2G root" in out
+    assert "the Plug & Charge demo completed." in out
+
+
 def _run(script: str) -> str:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script)],

@@ -208,6 +208,21 @@ async def test_the_signature_must_come_from_a_trusted_issuer(pki: DemoPki, other
 
 
 @pytest.mark.anyio
+async def test_trusted_issuers_given_per_request_replace_the_clients(
+    pki: DemoPki, other: DemoPki
+) -> None:
+    responder = OcspResponder.for_pki(pki, clock=Clock())
+    async with serve_ocsp(responder) as url:
+        client = OcspClient(http_post_ocsp, clock=Clock())  # checks no signature by itself
+        data = _contract_data(pki, url)
+        with pytest.raises(OcspError) as caught:
+            await client.status(data, trusted_issuers=[other.mo_sub_ca2.certificate])
+        assert caught.value.problem is OcspProblem.BAD_SIGNATURE
+        good = await client.status(data, trusted_issuers=[pki.mo_sub_ca2.certificate])
+        assert good.status is CertStatus.GOOD
+
+
+@pytest.mark.anyio
 async def test_a_response_about_another_certificate_is_refused(pki: DemoPki) -> None:
     responder = OcspResponder.for_pki(pki, clock=Clock())
 

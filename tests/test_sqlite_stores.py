@@ -154,7 +154,7 @@ async def test_a_file_database_keeps_everything_across_reopening(tmp_path: Path)
         assert other.transaction_id > tx
 
     assert raw(path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
 
 
 async def test_concurrent_calls_are_serialised_and_retries_stay_idempotent(
@@ -274,10 +274,10 @@ async def test_a_version_1_database_is_migrated_and_keeps_its_transactions(
         )
         assert await stores.transactions.add_unmatched_stop(unmatched)
         assert list(await stores.transactions.unmatched_stops()) == [unmatched]
-    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
     async with sqlite_stores(path) as again:  # opening a migrated database migrates nothing
         assert await again.transactions.get(1) == marked
-    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
 
 
 async def test_a_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -289,6 +289,22 @@ async def test_a_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="schema version 99"):
         await stores.open()
     await stores.aclose()
+
+
+async def test_a_version_2_database_gains_the_pnc_tables_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "csms.sqlite3"
+    async with sqlite_stores(path) as first:
+        await first.id_tags.save(IdTagRecord(id_tag="A"))
+    # What version 2 wrote: everything but the Plug & Charge tables.
+    for table in ("pnc_installed_certificates", "pnc_signing_requests", "pnc_v2g_certificates"):
+        raw(path, f"DROP TABLE {table}")
+    raw(path, "UPDATE schema_version SET version = 2")
+    async with sqlite_stores(path) as again:
+        assert await again.id_tags.get("A") == IdTagRecord(id_tag="A")
+        store = again.require("pnc_certificates")
+        assert await store.signing_requests() == []
+        assert await store.v2g_expiring(T0) == []
+    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
 
 
 async def test_an_unopenable_database_is_a_store_error(tmp_path: Path) -> None:

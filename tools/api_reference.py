@@ -27,6 +27,7 @@ PACKAGES = [
     ("ocpp16csms.profiles.local_auth_list", "Local Auth List Management"),
     ("ocpp16csms.profiles.reservation", "Reservation"),
     ("ocpp16csms.profiles.security", "Security whitepaper"),
+    ("ocpp16csms.profiles.plug_and_charge", "Plug & Charge (ISO 15118 over DataTransfer)"),
     ("ocpp16csms.stores", "Core store protocols and in-memory stores"),
     ("ocpp16csms.stores.sqlite", "SQLite stores"),
     ("ocpp16csms.checks", "Checks made before sending"),

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from .profiles.local_auth_list.store import LocalListStore, MemoryLocalListStore
+from .profiles.plug_and_charge.store import MemoryPncCertificateStore, PncCertificateStore
 from .profiles.reservation.store import MemoryReservationStore, ReservationStore
 from .profiles.smart_charging.store import ChargingProfileStore, MemoryChargingProfileStore
 from .stores.device_state import DeviceStateStore, MemoryDeviceStateStore
@@ -56,6 +57,8 @@ class Stores:
     charging_profiles: ChargingProfileStore | None = None
     device_state: DeviceStateStore | None = None
     """Firmware, diagnostics and log transfers and security events (kept durably when given)."""
+    pnc_certificates: PncCertificateStore | None = None
+    """Plug & Charge certificate state; without it the service keeps none (no renewal)."""
 
     def require(self, name: str) -> Any:
         """The store called ``name``; raise :class:`StoreError` when the host gave none."""
@@ -80,4 +83,5 @@ def memory_stores(
         reservations=MemoryReservationStore(),
         charging_profiles=MemoryChargingProfileStore(),
         device_state=MemoryDeviceStateStore(),
+        pnc_certificates=MemoryPncCertificateStore(),
     )

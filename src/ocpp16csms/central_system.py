@@ -51,6 +51,7 @@ from .messages.core import ChangeConfigurationRequest
 from .profiles.core.service import SECRET_CONFIGURATION_KEYS, CoreService
 from .profiles.firmware.service import FirmwareService
 from .profiles.local_auth_list.service import LocalAuthListService
+from .profiles.plug_and_charge.service import PlugAndChargeService
 from .profiles.remote_trigger.service import RemoteTriggerService
 from .profiles.reservation.service import ReservationService
 from .profiles.security.service import SecurityService
@@ -235,6 +236,13 @@ class CentralSystem:
                 configuration=stores.configuration,
                 device_state=stores.device_state,
             ),
+            Profile.PLUG_AND_CHARGE: lambda: PlugAndChargeService(
+                self,
+                route_data_transfer=self.core.handlers.register_data_transfer,
+                id_tags=stores.id_tags,
+                configuration=stores.configuration,
+                certificates=stores.pnc_certificates,
+            ),
         }
         for profile, build in builders.items():
             if profile in self.features:
@@ -282,6 +290,12 @@ class CentralSystem:
     def security(self) -> SecurityService:
         """The security whitepaper's operations, SignCertificate and AuthorizationKey."""
         service: SecurityService = self._service(Profile.SECURITY)
+        return service
+
+    @property
+    def plug_and_charge(self) -> PlugAndChargeService:
+        """ISO 15118 Plug & Charge over DataTransfer: seams, certificates, renewal."""
+        service: PlugAndChargeService = self._service(Profile.PLUG_AND_CHARGE)
         return service
 
     # -- host hooks ------------------------------------------------------------------------
@@ -552,7 +566,9 @@ class CentralSystem:
         await link.driver.flush()
         if response is not None:
             await self._run_after_hooks(request, response, context)
-        await self._emit(Exchange(cp, message_id, request.direction, request, response, error))
+        # The charge point sent it (DataTransfer's class direction is Both).
+        inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
+        await self._emit(Exchange(cp, message_id, inbound, request, response, error))
 
     async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
         action = request.action

@@ -23,7 +23,8 @@ class Direction(StrEnum):
 
 
 class Profile(StrEnum):
-    """Feature profiles; values are the ``SupportedFeatureProfiles`` names (§3.1), plus Security."""
+    """Feature profiles; values are the ``SupportedFeatureProfiles`` names (§3.1), plus Security
+    and Plug & Charge."""
 
     CORE = "Core"
     FIRMWARE_MANAGEMENT = "FirmwareManagement"
@@ -33,6 +34,8 @@ class Profile(StrEnum):
     REMOTE_TRIGGER = "RemoteTrigger"
     SECURITY = "Security"
     """The OCPP 1.6 security whitepaper (edition 2) extensions."""
+    PLUG_AND_CHARGE = "PlugAndCharge"
+    """ISO 15118 Plug & Charge over DataTransfer (OCA application note); no 1.6 actions."""
 
 
 class Message:

@@ -1,8 +1,9 @@
 """Public testing kit: a charge point simulator, and hypothesis strategies for every message.
 
-The simulator needs nothing beyond the library. The strategies (``payloads``,
-``faulty_payloads``, ``instances``, ``message_classes``) need ``hypothesis`` and are imported
-on first use, so importing the simulator never requires it.
+The simulator needs nothing beyond the library; its Plug & Charge side (``PncChargePoint``,
+imported on first use) needs the ``pnc`` extra to make CSRs and check certificates. The
+strategies (``payloads``, ``faulty_payloads``, ``instances``, ``message_classes``) need
+``hypothesis`` and are imported on first use, so importing the simulator never requires it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..connection import MemoryConnection, memory_connection_pair
 from .simulator import Answer, ChargePointSimulator, ChargingSession, default_answers
 
 if TYPE_CHECKING:
+    from .pnc_simulator import PncChargePoint
     from .schema_strategies import faulty_payloads, payloads
     from .strategies import instances, message_classes
 
@@ -22,6 +24,7 @@ __all__ = [
     "ChargePointSimulator",
     "ChargingSession",
     "MemoryConnection",
+    "PncChargePoint",
     "default_answers",
     "faulty_payloads",
     "instances",
@@ -35,6 +38,7 @@ _LAZY = {
     "payloads": ".schema_strategies",
     "instances": ".strategies",
     "message_classes": ".strategies",
+    "PncChargePoint": ".pnc_simulator",
 }
 
 

@@ -63,12 +63,31 @@ class OcspResponder:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         validity: timedelta | None = timedelta(hours=1),
     ) -> None:
-        self.issuers = list(issuers)
+        self.issuers: list[CertifiedKey] = []
         self.clock = clock
         self.validity = validity
         self.revoked: dict[int, tuple[datetime, x509.ReasonFlags | None]] = {}
         self.requests = 0
-        self._known = {(c.issuer.public_bytes(), c.serial_number): c for c in certificates}
+        self._known: dict[tuple[bytes, int], x509.Certificate] = {}
+        self.add(issuers, certificates)
+
+    def add(
+        self,
+        issuers: Iterable[CertifiedKey] = (),
+        certificates: Iterable[x509.Certificate] = (),
+    ) -> None:
+        """Answer for more issuers and certificates from now on (one issued later, say)."""
+        self.issuers.extend(issuers)
+        for c in certificates:
+            self._known[(c.issuer.public_bytes(), c.serial_number)] = c
+
+    def add_pki(self, pki: DemoPki) -> None:
+        """Answer for every CA and certificate of a :class:`DemoPki` (made after the
+        responder, to name its URL)."""
+        everything = pki.certificates()
+        self.add(
+            [k for k in everything if _is_ca(k.certificate)], [k.certificate for k in everything]
+        )
 
     @classmethod
     def for_pki(
@@ -79,13 +98,9 @@ class OcspResponder:
         validity: timedelta | None = timedelta(hours=1),
     ) -> OcspResponder:
         """The responder of every CA of a :class:`DemoPki`, for all its certificates."""
-        everything = pki.certificates()
-        return cls(
-            [k for k in everything if _is_ca(k.certificate)],
-            [k.certificate for k in everything],
-            clock=clock,
-            validity=validity,
-        )
+        responder = cls((), (), clock=clock, validity=validity)
+        responder.add_pki(pki)
+        return responder
 
     def revoke(
         self,

@@ -1,12 +1,25 @@
 """ISO 15118 Plug & Charge over OCPP 1.6 (OCA application note, v1.0 2020-09-16).
 
 The nine OCPP 2.0.1 exchanges of the note as typed messages (:mod:`.messages`), the codec that
-carries them in DataTransfer (:mod:`.codec`), and, with the ``pnc`` extra (``cryptography``),
-the certificate helpers (:mod:`.pki`) and the OCSP client (:mod:`.ocsp`), which are imported
-from their modules rather than from here.
+carries them in DataTransfer (:mod:`.codec`), the service the central system composes
+(:mod:`.service`, ``central_system.plug_and_charge``) with its seams (:mod:`.seams`),
+certificate store (:mod:`.store`) and configuration keys (:mod:`.configuration`). With the
+``pnc`` extra (``cryptography``): the certificate helpers (:mod:`.pki`), the OCSP client
+(:mod:`.ocsp`), the reference seams (:mod:`.reference`) and a demo PKI (:mod:`.demo_pki`),
+which are imported from their modules rather than from here.
 """
 
 from .codec import LEGACY_PNC_VENDOR_ID, PNC_VENDOR_ID, PncCodec, PncDataTransfer
+from .configuration import (
+    CENTRAL_CONTRACT_VALIDATION_ALLOWED,
+    CERT_SIGNING_REPEAT_TIMES,
+    CERT_SIGNING_WAIT_MINIMUM,
+    CONTRACT_VALIDATION_OFFLINE,
+    ISO15118_PNC_ENABLED,
+    PNC_CONFIGURATION_KEYS,
+    PncConfiguration,
+    PncSettings,
+)
 from .datatypes import (
     EVSE,
     AdditionalInfo,
@@ -69,12 +82,44 @@ from .messages import (
     TriggerMessageRequest,
     TriggerMessageResponse,
 )
+from .seams import (
+    CertificateStatusProvider,
+    ContractCertificateProvider,
+    ContractCheck,
+    ContractValidator,
+    EmaidAuthorizer,
+    IdTagEmaidAuthorizer,
+    PncProviders,
+    V2GCertificateSigner,
+)
+from .service import (
+    RENEWAL_CHECK_INTERVAL,
+    DataTransferHandler,
+    DataTransferRoute,
+    PlugAndChargeService,
+)
+from .store import (
+    CertificateKey,
+    InstalledCertificate,
+    MemoryPncCertificateStore,
+    PncCertificateStore,
+    SigningRequest,
+    V2GCertificateState,
+    certificate_key,
+)
 
 __all__ = [
+    "CENTRAL_CONTRACT_VALIDATION_ALLOWED",
+    "CERT_SIGNING_REPEAT_TIMES",
+    "CERT_SIGNING_WAIT_MINIMUM",
+    "CONTRACT_VALIDATION_OFFLINE",
     "EVSE",
+    "ISO15118_PNC_ENABLED",
     "LEGACY_PNC_VENDOR_ID",
+    "PNC_CONFIGURATION_KEYS",
     "PNC_REQUESTS",
     "PNC_VENDOR_ID",
+    "RENEWAL_CHECK_INTERVAL",
     "AdditionalInfo",
     "AuthorizationStatus",
     "AuthorizeCertificateStatus",
@@ -83,14 +128,22 @@ __all__ = [
     "CertificateAction",
     "CertificateHashData",
     "CertificateHashDataChain",
+    "CertificateKey",
     "CertificateSignedRequest",
     "CertificateSignedResponse",
     "CertificateSignedStatus",
     "CertificateSigningUse",
+    "CertificateStatusProvider",
+    "ContractCertificateProvider",
+    "ContractCheck",
+    "ContractValidator",
     "CustomData",
+    "DataTransferHandler",
+    "DataTransferRoute",
     "DeleteCertificateRequest",
     "DeleteCertificateResponse",
     "DeleteCertificateStatus",
+    "EmaidAuthorizer",
     "GenericStatus",
     "Get15118EVCertificateRequest",
     "Get15118EVCertificateResponse",
@@ -101,6 +154,7 @@ __all__ = [
     "GetInstalledCertificateIdsRequest",
     "GetInstalledCertificateIdsResponse",
     "GetInstalledCertificateStatus",
+    "IdTagEmaidAuthorizer",
     "IdToken",
     "IdTokenEnum",
     "IdTokenInfo",
@@ -108,25 +162,36 @@ __all__ = [
     "InstallCertificateResponse",
     "InstallCertificateStatus",
     "InstallCertificateUse",
+    "InstalledCertificate",
     "Iso15118EVCertificateStatus",
+    "MemoryPncCertificateStore",
     "MessageContent",
     "MessageFormat",
     "MessageTrigger",
     "OCSPRequestData",
+    "PlugAndChargeService",
     "PncCallRejected",
+    "PncCertificateStore",
     "PncCodec",
+    "PncConfiguration",
     "PncDataTransfer",
     "PncDataTransferResult",
     "PncDecodeError",
     "PncEncodeError",
     "PncError",
+    "PncProviders",
     "PncRequest",
     "PncResponse",
+    "PncSettings",
     "Sender",
     "SignCertificateRequest",
     "SignCertificateResponse",
+    "SigningRequest",
     "StatusInfo",
     "TriggerMessageRequest",
     "TriggerMessageResponse",
     "TriggerMessageStatus",
+    "V2GCertificateSigner",
+    "V2GCertificateState",
+    "certificate_key",
 ]

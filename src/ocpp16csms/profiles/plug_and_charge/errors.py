@@ -11,6 +11,7 @@ from typing import ClassVar
 import attrs
 
 from ...enums import DataTransferStatus
+from ...errors import CsmsError
 
 __all__ = [
     "PncCallRejected",
@@ -39,8 +40,9 @@ class PncDataTransferResult:
     data: str | None = None
 
 
-class PncError(Exception):
-    """Root of every error raised by :mod:`ocpp16csms.profiles.plug_and_charge`."""
+class PncError(CsmsError):
+    """Root of every error raised by :mod:`ocpp16csms.profiles.plug_and_charge`; a
+    :class:`~ocpp16csms.errors.CsmsError`, so the library keeps one exception root."""
 
 
 class PncDecodeError(PncError, ValueError):

@@ -350,8 +350,17 @@ class OcspClient:
         """Drop the cached answer for a certificate."""
         self._cache.pop(_key(data), None)
 
-    async def status(self, data: OCSPRequestData) -> OcspResult:
-        """The OCSP answer for the certificate ``data`` describes, from cache or its responder."""
+    async def status(
+        self,
+        data: OCSPRequestData,
+        *,
+        trusted_issuers: Iterable[x509.Certificate] | None = None,
+    ) -> OcspResult:
+        """The OCSP answer for the certificate ``data`` describes, from cache or its responder.
+
+        ``trusted_issuers`` replaces the client's own for this request (the issuer of a chain
+        being verified, say); a cached answer was checked when it was fetched.
+        """
         hit = self.cached(data)
         if hit is not None:
             return hit
@@ -365,7 +374,8 @@ class OcspClient:
             raise OcspError(
                 OcspProblem.FETCH_FAILED, f"{data.responder_url}: {type(error).__name__}: {error}"
             ) from error
-        result = parse_ocsp_response(raw, expected=data, trusted_issuers=self.trusted_issuers)
+        issuers = self.trusted_issuers if trusted_issuers is None else list(trusted_issuers)
+        result = parse_ocsp_response(raw, expected=data, trusted_issuers=issuers)
         now = self._clock()
         if result.this_update > now + self.clock_skew:
             raise OcspError(OcspProblem.STALE, f"thisUpdate {result.this_update} is in the future")

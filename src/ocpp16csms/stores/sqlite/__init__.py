@@ -18,6 +18,7 @@ from .configuration import SqliteConfigurationStore
 from .device_state import SqliteDeviceStateStore
 from .id_tags import SqliteIdTagStore
 from .local_lists import SqliteLocalListStore
+from .pnc_certificates import SqlitePncCertificateStore
 from .reservations import SqliteReservationStore
 from .transactions import SqliteTransactionStore
 
@@ -28,6 +29,7 @@ __all__ = [
     "SqliteDeviceStateStore",
     "SqliteIdTagStore",
     "SqliteLocalListStore",
+    "SqlitePncCertificateStore",
     "SqliteReservationStore",
     "SqliteStores",
     "SqliteTransactionStore",
@@ -80,7 +82,7 @@ class SqliteStores(Stores):
 def sqlite_stores(
     path: str | os.PathLike[str] = ":memory:", *, timeout: float = 5.0
 ) -> SqliteStores:
-    """All seven stores over the SQLite database at ``path`` (created when missing).
+    """All eight stores over the SQLite database at ``path`` (created when missing).
 
     The default ``":memory:"`` is a private database that lives until the stores are closed.
     ``timeout`` is how many seconds a write waits for another connection's lock on the same file
@@ -97,5 +99,6 @@ def sqlite_stores(
         reservations=SqliteReservationStore(database),
         charging_profiles=SqliteChargingProfileStore(database),
         device_state=SqliteDeviceStateStore(database),
+        pnc_certificates=SqlitePncCertificateStore(database),
         database=database,
     )

@@ -27,7 +27,9 @@ _Ts = TypeVarTuple("_Ts")
 
 # The schema this module writes; a database with a higher version is refused (written by a newer
 # library), a lower one is migrated step by step (_MIGRATIONS) before the schema is ensured.
-_SCHEMA_VERSION = 2
+# Versions: 1, the first; 2 marks transactions ended-unconfirmed (and adds unmatched_stops);
+# 3 adds the Plug & Charge tables (pnc_*), made by the CREATE TABLE IF NOT EXISTS below.
+_SCHEMA_VERSION = 3
 _MAX_TRANSACTION_ID = 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -168,6 +170,38 @@ _SCHEMA = (
         PRIMARY KEY (charge_point_id, charging_profile_id),
         UNIQUE (charge_point_id, connector_id, purpose, stack_level)
     )""",
+    # --- version 2: Plug & Charge ---
+    """CREATE TABLE IF NOT EXISTS pnc_installed_certificates (
+        charge_point_id TEXT NOT NULL,
+        certificate_type TEXT NOT NULL,
+        certificate_key TEXT NOT NULL,
+        hash_data TEXT NOT NULL,
+        child_hash_data TEXT NOT NULL,
+        certificate TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (charge_point_id, certificate_type, certificate_key)
+    )""",
+    """CREATE TABLE IF NOT EXISTS pnc_signing_requests (
+        charge_point_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        csr TEXT NOT NULL,
+        certificate_type TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        received_at_us INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (charge_point_id, request_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS pnc_v2g_certificates (
+        charge_point_id TEXT PRIMARY KEY,
+        not_after TEXT NOT NULL,
+        not_after_us INTEGER NOT NULL,
+        installed_at TEXT NOT NULL,
+        certificate_chain TEXT,
+        renewal_requested_at TEXT
+    )""",
+    """CREATE INDEX IF NOT EXISTS pnc_v2g_certificates_by_expiry
+        ON pnc_v2g_certificates (not_after_us)""",
 )
 
 # Statements that bring a database of version n - 1 to version n, run before _SCHEMA (whose
@@ -183,6 +217,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             "unconfirmed_detected_at TEXT",
         )
     ),
+    # 3: the Plug & Charge tables only, which the schema statements create.
+    3: (),
 }
 
 # --- values ---------------------------------------------------------------------------------
