@@ -13,13 +13,13 @@ In code::
     results = await run_suite(config, InProcessOperator(central_system))
 """
 
+from .case import ConformanceCase
 from .catalog import CASES
+from .certificates import ClientCertificate
 from .in_process import InProcessOperator
 from .model import (
     CaseResult,
     CaseStatus,
-    ClientCertificate,
-    ConformanceCase,
     Need,
     NeedsOperator,
     NotApplicable,

@@ -13,8 +13,9 @@ from ...messages import (
     HeartbeatRequest,
 )
 from ...messages.base import Profile
+from .case import ConformanceCase, conformance_case
 from .certificates import certificate_facts
-from .model import ConformanceCase, Need, NotApplicable, conformance_case
+from .model import Need, NotApplicable
 from .tool import Step, Tool
 from .transport import UpgradeRefused, open_stream
 
@@ -62,7 +63,7 @@ async def tc_073(tool: Tool) -> None:
 @conformance_case(
     "TC_085_CSMS",
     "Basic Authentication - Valid username/password combination",
-    section="3.21.1",
+    section="3.21",
     checks="the upgrade with valid Basic credentials is accepted; BootNotification Accepted",
     feature=_SECURITY,
     needs=(Need.PASSWORD,),
@@ -148,7 +149,7 @@ async def _check_tls(tool: Tool, step: Step, *, server_certificate: bool) -> Non
 @conformance_case(
     "TC_086_CSMS",
     "TLS - server-side certificate - Valid certificate",
-    section="3.21.1",
+    section="3.21",
     checks="TLS 1.2+, the four required cipher suites, a serial number, key size and the "
     "server's name in the certificate; BootNotification Accepted over wss://",
     feature=_SECURITY,
@@ -164,7 +165,7 @@ async def tc_086(tool: Tool) -> None:
 @conformance_case(
     "TC_087_CSMS",
     "TLS - Client-side certificate - valid certificate",
-    section="3.21.1",
+    section="3.21",
     checks="with a client certificate: TLS 1.2+, the four required cipher suites; "
     "BootNotification Accepted",
     feature=_SECURITY,

@@ -18,7 +18,8 @@ from ...messages import (
     RemoteStopTransactionRequest,
     RemoteStopTransactionResponse,
 )
-from .model import ConformanceCase, Need, conformance_case
+from .case import ConformanceCase, conformance_case
+from .model import Need
 from .tool import Tool
 
 __all__ = ["CORE_CASES"]

@@ -20,8 +20,9 @@ from ...messages import (
     RemoteStopTransactionRequest,
     RemoteStopTransactionResponse,
 )
+from .case import ConformanceCase, conformance_case
 from .cases_operations import change_configuration, unlock
-from .model import ConformanceCase, Need, conformance_case
+from .model import Need
 from .tool import Tool, offline_timestamp
 
 __all__ = ["DATA_TRANSFER_CASES", "FAULT_CASES"]

@@ -35,7 +35,8 @@ from ...messages import (
     UpdateFirmwareResponse,
 )
 from ...messages.base import Profile
-from .model import ConformanceCase, Need, conformance_case
+from .case import ConformanceCase, conformance_case
+from .model import Need
 from .tool import Tool
 
 __all__ = ["FIRMWARE_CASES", "LOCAL_LIST_CASES", "REMOTE_TRIGGER_CASES"]

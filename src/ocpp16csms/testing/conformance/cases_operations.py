@@ -19,7 +19,8 @@ from ...messages import (
     UnlockConnectorRequest,
     UnlockConnectorResponse,
 )
-from .model import ConformanceCase, Need, conformance_case
+from .case import ConformanceCase, conformance_case
+from .model import Need
 from .tool import Step, Tool
 
 __all__ = ["OPERATION_CASES", "unlock"]

@@ -22,7 +22,8 @@ from ...messages import (
     ReserveNowResponse,
 )
 from ...messages.base import Profile
-from .model import ConformanceCase, Need, conformance_case
+from .case import ConformanceCase, conformance_case
+from .model import Need
 from .tool import Step, Tool
 
 __all__ = ["RESERVATION_CASES"]

@@ -39,16 +39,18 @@ from ...messages import (
     SignedUpdateFirmwareResponse,
 )
 from ...messages.base import Profile
+from .case import ConformanceCase, conformance_case
 from .certificates import (
     TEST_ROOT_1,
     TEST_ROOT_2,
+    ClientCertificate,
     KeyPair,
     certificate_facts,
     make_key_and_csr,
     pem_certificates,
     same_hash_data,
 )
-from .model import ClientCertificate, ConformanceCase, Need, conformance_case
+from .model import Need
 from .tool import Step, Tool
 
 __all__ = ["SECURITY_CASES", "chain_problem"]

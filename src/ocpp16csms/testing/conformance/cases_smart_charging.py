@@ -28,7 +28,8 @@ from ...messages import (
     SetChargingProfileResponse,
 )
 from ...messages.base import Profile
-from .model import ConformanceCase, Need, conformance_case
+from .case import ConformanceCase, conformance_case
+from .model import Need
 from .tool import Step, Tool
 
 __all__ = ["SMART_CHARGING_CASES"]

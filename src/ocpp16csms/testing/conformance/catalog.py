@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from .case import ConformanceCase
 from .cases_connection import PASSWORD_CASES, TLS_CASES
 from .cases_core import CORE_CASES
 from .cases_faults import DATA_TRANSFER_CASES, FAULT_CASES
@@ -12,7 +13,6 @@ from .cases_operations import OPERATION_CASES
 from .cases_reservation import RESERVATION_CASES
 from .cases_security import SECURITY_CASES
 from .cases_smart_charging import SMART_CHARGING_CASES
-from .model import ConformanceCase
 
 __all__ = ["CASES"]
 

@@ -16,20 +16,17 @@ import ssl
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import attrs
 
 from ...datatypes import CertificateHashData
 from ...enums import HashAlgorithm
 
-if TYPE_CHECKING:
-    from .model import ClientCertificate
-
 __all__ = [
     "TEST_ROOT_1",
     "TEST_ROOT_2",
     "CertificateFacts",
+    "ClientCertificate",
     "KeyPair",
     "certificate_facts",
     "client_context",
@@ -245,6 +242,14 @@ def same_hash_data(a: CertificateHashData, b: CertificateHashData) -> bool:
         and a.issuer_key_hash.lower() == b.issuer_key_hash.lower()
         and a.serial_number.lower().lstrip("0") == b.serial_number.lower().lstrip("0")
     )
+
+
+@attrs.frozen(kw_only=True)
+class ClientCertificate:
+    """A TLS client certificate (security profile 3): PEM chain, leaf first, and its key."""
+
+    certificate_chain_pem: str = attrs.field(repr=False)
+    private_key_pem: str = attrs.field(repr=False)
 
 
 @attrs.frozen(kw_only=True)

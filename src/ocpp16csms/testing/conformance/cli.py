@@ -20,7 +20,8 @@ from typing import TextIO
 import anyio
 
 from ...messages.base import Profile
-from .model import CaseResult, CaseStatus, ClientCertificate, SuiteConfig
+from .certificates import ClientCertificate
+from .model import CaseResult, CaseStatus, SuiteConfig
 from .operators import NoOperator, Operator, PromptingOperator
 from .runner import run_suite, select_cases
 

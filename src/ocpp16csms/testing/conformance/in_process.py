@@ -35,7 +35,7 @@ __all__ = ["InProcessOperator"]
 
 class InProcessOperator:
     """Drives a :class:`~ocpp16csms.CentralSystem` in this process (see
-    :class:`~ocpp16csms.testing.conformance.operator.Operator`).
+    :class:`~ocpp16csms.testing.conformance.operators.Operator`).
 
     Memory states go straight to its stores; requests go through ``cs.core``,
     ``cs.reservation``, ``cs.smart_charging``, ``cs.security``, … so every check they make

@@ -1,42 +1,34 @@
-"""What the conformance suite is made of: cases, validations, results and the suite's settings.
+"""What the conformance suite reports and reads: validations, results, settings.
 
-A *case* is one test case of the OCA's "Test case document OCTT for OCPP 1.6" (section 3,
-System Under Test: Central System), named by its id (``TC_001_CSMS``); its scenario is an
-async function of a :class:`~ocpp16csms.testing.conformance.tool.Tool`, which plays the
-tool's charge point. Every tool validation the document lists becomes a :class:`Validation`;
-the first one that fails ends the case.
+Every tool validation of the OCA's "Test case document OCTT for OCPP 1.6" (section 3, System
+Under Test: Central System) becomes a :class:`Validation`; the first one that fails ends the
+case. :class:`SuiteConfig` holds the document's ``<Configured …>`` values.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from ...enums import ChargingRateUnitType, HashAlgorithm
 from ...errors import CsmsError
 from ...messages.base import Profile
-
-if TYPE_CHECKING:
-    from .tool import Tool
+from .certificates import ClientCertificate, client_context
 
 __all__ = [
     "CaseResult",
     "CaseStatus",
-    "ClientCertificate",
-    "ConformanceCase",
     "Need",
     "NeedsOperator",
     "NotApplicable",
-    "Scenario",
     "SuiteConfig",
     "Validation",
     "ValidationFailed",
-    "conformance_case",
 ]
 
 
@@ -138,14 +130,6 @@ class CaseResult:
         }
 
 
-@attrs.frozen(kw_only=True)
-class ClientCertificate:
-    """A TLS client certificate (security profile 3): PEM chain, leaf first, and its key."""
-
-    certificate_chain_pem: str = attrs.field(repr=False)
-    private_key_pem: str = attrs.field(repr=False)
-
-
 def _profiles(value: Iterable[Profile | str]) -> frozenset[Profile]:
     return frozenset(Profile(profile) for profile in value)
 
@@ -212,55 +196,4 @@ class SuiteConfig:
     def tls_context(self, client_certificate: ClientCertificate | None = None) -> ssl.SSLContext:
         """A client TLS context trusting ``ca_pem`` (or the system), with a client
         certificate when one is given (default: ``client_certificate``)."""
-        from .certificates import client_context
-
         return client_context(self.ca_pem, client_certificate or self.client_certificate)
-
-
-Scenario = Callable[["Tool"], Awaitable[None]]
-"""A case's scenario: ``async def scenario(tool) -> None``."""
-
-
-@attrs.frozen(kw_only=True)
-class ConformanceCase:
-    """One OCTT Central System test case, as an executable scenario."""
-
-    case_id: str
-    name: str
-    section: str
-    """The document's section (``"3.2.1"``)."""
-    checks: str
-    """What it checks, in one line (docs/conformance.md)."""
-    scenario: Scenario = attrs.field(repr=False)
-    feature: Profile = Profile.CORE
-    needs: frozenset[Need] = frozenset()
-
-    @property
-    def needs_operator(self) -> bool:
-        """Whether a step asks the central system to act on command."""
-        return Need.OPERATOR in self.needs
-
-
-def conformance_case(
-    case_id: str,
-    name: str,
-    *,
-    section: str,
-    checks: str,
-    feature: Profile = Profile.CORE,
-    needs: tuple[Need, ...] = (),
-) -> Callable[[Scenario], ConformanceCase]:
-    """Decorator: make a scenario function the :class:`ConformanceCase` ``case_id``."""
-
-    def build(scenario: Scenario) -> ConformanceCase:
-        return ConformanceCase(
-            case_id=case_id,
-            name=name,
-            section=section,
-            checks=checks,
-            scenario=scenario,
-            feature=feature,
-            needs=frozenset(needs),
-        )
-
-    return build

@@ -10,11 +10,11 @@ import anyio
 import attrs
 
 from ..._logging import get_logger
+from .case import ConformanceCase
 from .catalog import CASES
 from .model import (
     CaseResult,
     CaseStatus,
-    ConformanceCase,
     Need,
     NeedsOperator,
     NotApplicable,

@@ -3,7 +3,7 @@
 :class:`Tool` connects the library's :class:`~ocpp16csms.testing.ChargePointSimulator` over a
 real WebSocket, sends the charge point's steps, records every validation of the document,
 reaches its reusable states (Booted, Authorized, Charging, OCTT §3.22) the way it describes
-them, and asks the :class:`~ocpp16csms.testing.conformance.operator.Operator` for the central
+them, and asks the :class:`~ocpp16csms.testing.conformance.operators.Operator` for the central
 system's manual actions, answering and checking the requests they cause.
 """
 
@@ -51,8 +51,8 @@ from ...messages import (
 )
 from ...messages.base import Request, Response
 from ..simulator import Answer, ChargePointSimulator
-from .certificates import certificate_facts, hash_data, same_hash_data
-from .model import ClientCertificate, NeedsOperator, SuiteConfig, Validation, ValidationFailed
+from .certificates import ClientCertificate, certificate_facts, hash_data, same_hash_data
+from .model import NeedsOperator, SuiteConfig, Validation, ValidationFailed
 from .operators import Operator
 from .transport import TlsFacts, UpgradeRefused, basic_authorization, open_websocket
 

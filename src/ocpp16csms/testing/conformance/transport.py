@@ -13,6 +13,7 @@ import base64
 import ssl
 from collections import deque
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -147,7 +148,10 @@ async def open_websocket(
         await _abort(stream)
         if isinstance(failure, InvalidStatus):
             status = failure.response.status_code
-            raise UpgradeRefused(status, failure.response.reason_phrase)
+            reason = failure.response.reason_phrase
+            if not reason and status in HTTPStatus._value2member_map_:
+                reason = HTTPStatus(status).phrase  # some servers send no reason phrase
+            raise UpgradeRefused(status, reason)
         raise UpgradeRefused(0, f"the WebSocket upgrade failed: {failure}")
     connection = WebSocketClientConnection(stream, protocol, tls)
     for event in events[1:]:
