@@ -400,7 +400,8 @@ class PromptingOperator(NoOperator):
             file=self.output,
             flush=True,
         )
-        return await anyio.to_thread.run_sync(sys.stdin.readline)
+        # Abandoned if the case ends first (its timeout): the thread still waits for a line.
+        return await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
 
     async def remote_start(
         self,

@@ -75,6 +75,11 @@ OperatorAction = Callable[[Operator], Awaitable[object]]
 """A manual action: ``lambda operator: operator.reset(cp, reset_type=ResetType.HARD)``."""
 
 
+def _a(name: str) -> str:
+    """``name`` with its indefinite article, as the document writes it."""
+    return f"an {name}" if name[:1] in "AEIOU" else f"a {name}"
+
+
 def _label(step: Step) -> str:
     return f"Step {step}" if isinstance(step, int) else step
 
@@ -303,7 +308,7 @@ class Tool:
         "The Central System responds with a ….conf" fails on a CALLERROR, no answer, or a
         closed connection."""
         message = f"{request.action}.conf"
-        expectation = f"The Central System responds with a {message}"
+        expectation = f"The Central System responds with {_a(message)}"
         try:
             return await self.cp.call(request)
         except CallErrorReceived as error:
@@ -539,8 +544,8 @@ class Tool:
                 if failures
                 else f"nothing within {timeout:g} s"
             )
-            self.fail(step, name, f"The Central System sends a {name}", observed)
-        self.check(step, name, f"The Central System sends a {name}", True)
+            self.fail(step, name, f"The Central System sends {_a(name)}", observed)
+        self.check(step, name, f"The Central System sends {_a(name)}", True)
         if failures:
             self.fail(
                 step,
