@@ -41,6 +41,7 @@ PACKAGES = [
     ("ocpp16csms.registry", "Every action"),
     ("ocpp16csms.testing", "Testing kit"),
     ("ocpp16csms.testing.websocket", "Testing kit over WebSocket (extra `websockets`)"),
+    ("ocpp16csms.testing.conformance", "The OCTT conformance suite (extra `websockets`)"),
     ("ocpp16csms.transports", "Handshake rules shared by the transports"),
     ("ocpp16csms.transports.websockets", "WebSocket server (extra `websockets`)"),
     ("ocpp16csms.transports.asgi", "ASGI application (extra `asgi`)"),
