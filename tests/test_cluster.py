@@ -16,9 +16,9 @@ from typing import Any
 
 import anyio
 import pytest
+
 from harness import connected, make_central_system, wait_until
 from nats_support import NatsServer, run_nats_server
-
 from ocpp16csms import (
     CallErrorReceived,
     CallTimeout,
