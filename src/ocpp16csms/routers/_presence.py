@@ -92,11 +92,13 @@ class Gathering:
 
 
 def presence_chunks(node: str, held: Mapping[str, float], budget: int) -> list[dict[str, Any]]:
-    """The answer of ``node`` to a presence query, in parts of at most about ``budget`` bytes."""
+    """The answer of ``node`` to a presence query, in parts whose charge point objects take at
+    most ``budget`` bytes of compact UTF-8 JSON each (one oversized entry makes a part alone)."""
     chunks: list[dict[str, float]] = [{}]
     size = 0
     for charge_point_id, since in held.items():
-        entry = len(json.dumps(charge_point_id, ensure_ascii=False).encode()) + 24
+        # As written on the wire: `"id":since,` inside the object.
+        entry = len(json.dumps({charge_point_id: since}, ensure_ascii=False).encode()) - 1
         if size + entry > budget and chunks[-1]:
             chunks.append({})
             size = 0
