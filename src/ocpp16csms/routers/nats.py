@@ -18,7 +18,6 @@ import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,8 +38,8 @@ from ..errors import (
     InvalidRequest,
 )
 from ..messages.base import Request, Response
-from ._calls import answer_routed_call, structure_response
 from ._presence import Gathering, NodeTable, presence_chunks
+from .calls import answer_routed_call, in_routed_call, structure_response
 from .envelope import (
     ClusterUnavailable,
     RoutedCallFailed,
@@ -63,10 +62,6 @@ __all__ = ["NatsRouter"]
 log = get_logger("ocpp16csms.routers.nats")
 
 _Res = TypeVar("_Res", bound=Response)
-
-# Set while this process serves a call routed to it: if the charge point is gone meanwhile,
-# CentralSystem.call hands the call back to the router, which must not send it round again.
-_SERVING_ROUTED_CALL: ContextVar[bool] = ContextVar("ocpp16csms_routed_call", default=False)
 
 # Room left in a reply for the envelope around the answer (bytes).
 _ENVELOPE_ROOM = 512
@@ -414,11 +409,8 @@ class NatsRouter:
     # -- calls from other processes --------------------------------------------------------------
 
     async def _serve_call(self, charge_point_id: str, msg: Msg) -> None:
-        _SERVING_ROUTED_CALL.set(True)
         try:
-            reply = await answer_routed_call(
-                self._cs, self._codec, self._lenient, charge_point_id, msg.data
-            )
+            reply = await answer_routed_call(self._cs, self._codec, charge_point_id, msg.data)
             if len(reply) > self._max_payload():
                 reply = encode_error(
                     RoutedCallFailed(
@@ -444,7 +436,7 @@ class NatsRouter:
         :class:`~ocpp16csms.InvalidRequest`, nothing sent; an outcome that could not come back:
         :class:`~ocpp16csms.routers.RoutedCallFailed`.
         """
-        if _SERVING_ROUTED_CALL.get():
+        if in_routed_call():
             raise ChargePointNotConnected(charge_point_id)
         nc = self._nc
         if nc is None:
@@ -477,9 +469,7 @@ class NatsRouter:
         if isinstance(outcome, CsmsError):
             raise outcome
         response_type: type[_Res] = request.response_type  # type: ignore[assignment]
-        return structure_response(
-            self._codec, self._lenient, response_type, outcome, charge_point_id
-        )
+        return structure_response(self._codec, response_type, outcome, charge_point_id)
 
     # -- presence -------------------------------------------------------------------------------
 
