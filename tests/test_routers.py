@@ -248,3 +248,10 @@ def test_the_node_table_forgets_silent_and_leaving_processes() -> None:
     assert table.slowest_interval(0.5) == 2.0
     table.record(json.dumps({**beat, "node": "b", "state": "leaving"}).encode(), now=101.0)
     assert table.live(101.0) == {"a": 4}
+
+
+def test_details_json_cannot_carry_are_dropped_not_fatal() -> None:
+    error = CallErrorReceived("CP", "Reset", "GenericError", "odd", {"reading": float("nan")})
+    back = decode_reply(encode_error(error), "CP")
+    assert isinstance(back, CallErrorReceived)
+    assert (back.code, back.description, back.details) == ("GenericError", "odd", {})

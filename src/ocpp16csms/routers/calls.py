@@ -101,7 +101,10 @@ async def _answer(
     except InvalidRequest:
         # An answer a relaxed validation policy let in: carried as it came.
         payload = _lenient().unstructure(response)
-    return encode_result(payload)
+    try:
+        return encode_result(payload)
+    except ValueError as error:
+        return encode_error(RoutedCallFailed(charge_point_id, f"unencodable answer: {error}"))
 
 
 def structure_response(

@@ -142,7 +142,12 @@ def encode_result(payload: Mapping[str, Any]) -> bytes:
 
 def encode_error(error: BaseException) -> bytes:
     """The reply of a routed call that ended with ``error``."""
-    return dumps({"v": ENVELOPE_VERSION, "error": error_to_json(error)})
+    fields = error_to_json(error)
+    try:
+        return dumps({"v": ENVELOPE_VERSION, "error": fields})
+    except ValueError:
+        # Details a peer sent that JSON cannot carry (NaN): the error goes without them.
+        return dumps({"v": ENVELOPE_VERSION, "error": {**fields, "details": {}}})
 
 
 def decode_reply(data: bytes, charge_point_id: str) -> dict[str, Any] | CsmsError:

@@ -167,16 +167,16 @@ class NatsRouter:
         """Serve ``central_system``'s charge points to the cluster and route its calls.
 
         Sets ``central_system.router`` to this router and observes its connections; call it
-        once, before or after entering the router.
+        once, before entering the router (charge points already connected are taken then).
         """
         if self._cs is not None:
             raise RuntimeError(f"router {self.node!r} already serves a central system")
+        if self._nc is not None:
+            raise RuntimeError("attach the central system before entering the router")
         self._cs = central_system
         self._codec = central_system.codec
         central_system.router = self
         central_system.observe(self._observe)
-        if self._group is not None:
-            self._group.start_soon(self._start_serving)
 
     async def __aenter__(self) -> NatsRouter:
         """Connect to NATS; with a central system attached, start serving its charge points."""
@@ -365,8 +365,8 @@ class NatsRouter:
             if group is None or not self._serving:
                 await self._reply(msg, encode_error(ChargePointNotConnected(charge_point_id)))
             else:
-                self._in_flight += 1
                 group.start_soon(self._serve_call, charge_point_id, msg)
+                self._in_flight += 1
         elif verb == "holder":
             held = self._held.get(charge_point_id)
             if held is not None and msg.reply:
@@ -402,9 +402,16 @@ class NatsRouter:
     async def _drop_replaced(self, charge_point_id: str) -> None:
         if charge_point_id in self._held or self._cs is None:
             return  # it connected here again meanwhile: that connection is the newest
-        await self._cs.disconnect(
-            charge_point_id, "replaced by a connection to another process", replaced=True
-        )
+        try:
+            await self._cs.disconnect(
+                charge_point_id, "replaced by a connection to another process", replaced=True
+            )
+        except Exception:
+            log.exception(
+                "[%s] closing the replaced connection failed",
+                charge_point_id,
+                extra={"charge_point_id": charge_point_id},
+            )
 
     # -- calls from other processes --------------------------------------------------------------
 
@@ -419,6 +426,14 @@ class NatsRouter:
                         f"{self._max_payload()}",
                     )
                 )
+        except Exception:  # one call must never take the router down
+            log.exception(
+                "[%s] routed call failed",
+                charge_point_id,
+                extra={"charge_point_id": charge_point_id},
+            )
+            reply = encode_error(RoutedCallFailed(charge_point_id, "the holder failed"))
+        try:
             await self._reply(msg, reply)
         finally:
             self._in_flight -= 1
