@@ -120,7 +120,9 @@ async def run(url: str, calls: int, charge_points: int) -> None:
         print(f"NATS server {url}; {calls} sequential GetConfiguration calls to one charge point")
         print(f"local   {percentiles(local)}")
         print(f"routed  {percentiles(routed)}")
-        print(f"routed - local, p50: {(statistics.median(routed) - statistics.median(local)) * 1e6:.0f} µs")
+        print(
+            f"routed - local, p50: {(statistics.median(routed) - statistics.median(local)) * 1e6:.0f} µs"
+        )
         total = calls * 5
         for per_cp in (1, 4):
             local_rate = await throughput(a, ids, total, per_cp)

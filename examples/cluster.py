@@ -68,7 +68,7 @@ async def open_stores(database: str | None, count: int) -> Any:
         yield memory_stores(charge_points=charge_points, id_tags=id_tags)
         return
     try:
-        from ocpp16csms.stores.postgresql import postgresql_stores  # type: ignore[import-not-found]
+        from ocpp16csms.stores.postgresql import postgresql_stores
     except ImportError:
         sys.exit(
             "--database needs the PostgreSQL stores (ocpp16csms.stores.postgresql, extra "

@@ -3,6 +3,7 @@ points on WebSocket spread across them; one process is killed with SIGKILL."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import select
 import signal
@@ -197,3 +198,18 @@ async def test_a_killed_process_fails_fast_and_its_charge_points_move(
     # The survivors drained and stopped cleanly on SIGTERM.
     assert codes["node-a"] == codes["node-c"] == 0
     assert codes["node-b"] == -signal.SIGKILL
+
+
+def test_a_node_without_the_postgresql_stores_says_so() -> None:
+    if importlib.util.find_spec("ocpp16csms.stores.postgresql") is not None:
+        pytest.skip("the PostgreSQL stores are installed here")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), "node", "--name", "n", "--database", "postgresql://x/y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_environment(),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "--database needs the PostgreSQL stores" in result.stderr
