@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import connected, make_central_system
 from ocpp16csms import (
     CallErrorReceived,
     CallTimeout,
@@ -255,3 +257,16 @@ def test_details_json_cannot_carry_are_dropped_not_fatal() -> None:
     back = decode_reply(encode_error(error), "CP")
     assert isinstance(back, CallErrorReceived)
     assert (back.code, back.description, back.details) == ("GenericError", "odd", {})
+
+
+@pytest.mark.anyio
+async def test_a_router_can_say_a_disconnection_is_a_replacement() -> None:
+    cs = make_central_system()
+    events: list[object] = []
+    cs.observe(events.append)
+    async with connected(cs, "CP1") as sim:
+        await cs.disconnect("CP1", "replaced by a connection to another process", replaced=True)
+        with anyio.fail_after(5):
+            await sim.closed.wait()
+    gone = [e for e in events if isinstance(e, ChargePointDisconnected)]
+    assert gone == [ChargePointDisconnected("CP1", replaced=True)]
