@@ -377,7 +377,7 @@ class NatsRouter:
     async def _on_claim(self, charge_point_id: str, data: bytes) -> None:
         try:
             claim = json.loads(data)
-            node, since = claim["node"], float(claim["since"])
+            node, since = str(claim["node"]), float(claim["since"])
         except (ValueError, TypeError, KeyError):
             log.warning("[%s] unreadable takeover message ignored", charge_point_id)
             return
