@@ -45,6 +45,9 @@ PACKAGES = [
     ("ocpp16csms.transports", "Handshake rules shared by the transports"),
     ("ocpp16csms.transports.websockets", "WebSocket server (extra `websockets`)"),
     ("ocpp16csms.transports.asgi", "ASGI application (extra `asgi`)"),
+    ("ocpp16csms.routers", "Call routers: a cluster's subjects and errors"),
+    ("ocpp16csms.routers.envelope", "What travels between the processes of a cluster"),
+    ("ocpp16csms.routers.nats", "NATS call router (extra `nats`)"),
 ]
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 # Listed by name only: every enumeration and message class is described in messages.md.

@@ -667,10 +667,17 @@ class CentralSystem:
         )
         return waiter.outcome()  # type: ignore[return-value]
 
-    async def disconnect(self, charge_point_id: str, reason: str = "") -> None:
-        """Close the charge point's connection, if this process serves one."""
+    async def disconnect(
+        self, charge_point_id: str, reason: str = "", *, replaced: bool = False
+    ) -> None:
+        """Close the charge point's connection, if this process serves one.
+
+        ``replaced``: a newer connection (served by another process, say a call router) takes
+        its place, and the :class:`ChargePointDisconnected` event says so.
+        """
         link = self._links.get(charge_point_id)
         if link is not None:
+            link.replaced = link.replaced or replaced
             link.driver.abort()
             await link.driver.connection.close(1000, reason)
 
