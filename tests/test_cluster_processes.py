@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -20,7 +21,14 @@ import pytest
 
 from nats_support import NatsServer, run_nats_server
 from ocpp16csms import ChargePointNotConnected
-from ocpp16csms.messages import ResetRequest, ResetResponse, ResetStatus, ResetType
+from ocpp16csms.messages import (
+    AuthorizationStatus,
+    ResetRequest,
+    ResetResponse,
+    ResetStatus,
+    ResetType,
+    StartTransactionRequest,
+)
 from ocpp16csms.testing import ChargePointSimulator
 
 try:
@@ -58,7 +66,7 @@ def _environment() -> dict[str, str]:
 class NodeProcess:
     """``examples/cluster.py node`` in a process of its own."""
 
-    def __init__(self, name: str, nats_url: str) -> None:
+    def __init__(self, name: str, nats_url: str, database: str | None = None) -> None:
         self.name = name
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -72,6 +80,7 @@ class NodeProcess:
                 "0",
                 "--name",
                 name,
+                *(["--database", database] if database else []),
             ],
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -198,6 +207,49 @@ async def test_a_killed_process_fails_fast_and_its_charge_points_move(
     # The survivors drained and stopped cleanly on SIGTERM.
     assert codes["node-a"] == codes["node-c"] == 0
     assert codes["node-b"] == -signal.SIGKILL
+
+
+@pytest.mark.postgres
+async def test_nodes_on_one_database_share_its_transactions(nats_server: NatsServer) -> None:
+    import _postgres
+    from ocpp16csms.stores.postgresql import postgresql_stores
+
+    _postgres.require()
+    dsn, name = _postgres.fresh_database()
+    nodes = {n: NodeProcess(n, nats_server.url, dsn) for n in ("node-a", "node-b")}
+    try:
+        for node in nodes.values():
+            node.wait_ready()
+        started: dict[str, int] = {}
+        async with AsyncExitStack() as stack:
+            router = await stack.enter_async_context(NatsRouter(nats_server.url, node="probe"))
+            for cp, node in (("CP-1", "node-a"), ("CP-2", "node-b")):
+                sim = await stack.enter_async_context(connect_simulator(nodes[node].url, cp))
+                await sim.boot()
+                answer = await sim.call(
+                    StartTransactionRequest(
+                        connector_id=1,
+                        id_tag="DEMO-TAG",
+                        meter_start=100,
+                        timestamp=datetime.now(UTC),
+                    )
+                )
+                assert answer.id_tag_info.status is AuthorizationStatus.ACCEPTED
+                started[cp] = answer.transaction_id
+            # A call made through the cluster reaches each charge point on its node.
+            for cp in started:
+                assert isinstance(await router.call(cp, RESET), ResetResponse)
+        # Both processes wrote to the one database: distinct ids, both transactions there.
+        assert len(set(started.values())) == 2
+        async with postgresql_stores(dsn) as stores:
+            for cp, transaction_id in started.items():
+                record = await stores.transactions.get(transaction_id)
+                assert record is not None
+                assert record.start.charge_point_id == cp
+    finally:
+        for node in nodes.values():
+            node.stop()
+        _postgres.drop_database(name)
 
 
 def test_a_node_without_the_postgresql_stores_says_so() -> None:

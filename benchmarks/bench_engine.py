@@ -1,0 +1,281 @@
+"""Frame in → reply out through the whole central system, against the JSON floor and `ocpp`.
+
+Each side gets a CALL frame and produces its CALLRESULT frame, one message at a time (closed
+loop), in one process:
+
+* ocpp16csms: a :class:`~ocpp16csms.CentralSystem` with memory stores and its default
+  handlers, serving one charge point over an in-memory connection (``cs.serve``); the frame goes
+  in through the connection and the reply comes out of it;
+* the ``ocpp`` package from PyPI (``pip install ocpp``): ``ChargePoint.route_message`` with
+  trivial handlers that answer like ours, its schema validation on (its default);
+* the floor: ``json.loads`` of the frame + ``json.dumps`` of a reply of the same size.
+
+Three workloads: the mix (BootNotification, Heartbeat, StatusNotification, MeterValues with 10
+sampled values), StartTransaction/StopTransaction pairs, and Heartbeat alone. Every frame is
+unique where the central system deduplicates (timestamps, meter readings).
+
+    python benchmarks/bench_engine.py [--seconds 3] [--backend asyncio|trio]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+
+from ocpp16csms import CentralSystem, ChargePointRecord, memory_connection_pair, memory_stores
+from ocpp16csms.messages import RegistrationStatus
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _stamp(i: int) -> str:
+    return (T0 + timedelta(seconds=i)).isoformat().replace("+00:00", "Z")
+
+
+def _sampled(i: int) -> list[dict[str, Any]]:
+    measurands = [
+        ("Energy.Active.Import.Register", "Wh"),
+        ("Power.Active.Import", "W"),
+        ("Current.Import", "A"),
+        ("Voltage", "V"),
+        ("SoC", "Percent"),
+    ]
+    return [
+        {
+            "value": str(1000 + i + k),
+            "context": "Sample.Periodic",
+            "measurand": measurands[k % 5][0],
+            "unit": measurands[k % 5][1],
+            "location": "Outlet",
+            **({"phase": "L1"} if k % 3 == 0 else {}),
+        }
+        for k in range(10)
+    ]
+
+
+def mix() -> Iterator[str]:
+    i = 0
+    while True:
+        i += 1
+        yield json.dumps(
+            [2, f"b{i}", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "X"}]
+        )
+        yield json.dumps([2, f"h{i}", "Heartbeat", {}])
+        yield json.dumps(
+            [
+                2,
+                f"s{i}",
+                "StatusNotification",
+                {
+                    "connectorId": 1,
+                    "errorCode": "NoError",
+                    "status": "Available",
+                    "timestamp": _stamp(i),
+                },
+            ]
+        )
+        yield json.dumps(
+            [
+                2,
+                f"m{i}",
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "meterValue": [{"timestamp": _stamp(i), "sampledValue": _sampled(i)}],
+                },
+            ]
+        )
+
+
+def start_stop() -> Iterator[str]:
+    i = 0
+    while True:
+        i += 1
+        yield json.dumps(
+            [
+                2,
+                f"a{i}",
+                "StartTransaction",
+                {"connectorId": 1, "idTag": "TAG1", "meterStart": i * 10, "timestamp": _stamp(i)},
+            ]
+        )
+        # The central system numbers transactions from 1, one per start.
+        yield json.dumps(
+            [
+                2,
+                f"z{i}",
+                "StopTransaction",
+                {"transactionId": i, "meterStop": i * 10 + 5, "timestamp": _stamp(i)},
+            ]
+        )
+
+
+def heartbeats() -> Iterator[str]:
+    i = 0
+    while True:
+        i += 1
+        yield json.dumps([2, f"h{i}", "Heartbeat", {}])
+
+
+WORKLOADS: dict[str, Callable[[], Iterator[str]]] = {
+    "mix": mix,
+    "Start/Stop pairs": start_stop,
+    "Heartbeat": heartbeats,
+}
+
+Runner = Callable[[Iterator[str], float], Awaitable[float]]
+
+
+async def ours(frames: Iterator[str], seconds: float) -> float:
+    """µs per message through CentralSystem.serve over an in-memory connection."""
+    stores = memory_stores(
+        charge_points=[
+            ChargePointRecord(
+                charge_point_id="CP1", registration_status=RegistrationStatus.ACCEPTED
+            )
+        ]
+    )
+    from ocpp16csms import IdTagRecord
+    from ocpp16csms.messages import AuthorizationStatus
+
+    await stores.id_tags.save(IdTagRecord(id_tag="TAG1", status=AuthorizationStatus.ACCEPTED))
+    cs = CentralSystem(stores)
+    cs_end, cp_end = memory_connection_pair()
+    async with anyio.create_task_group() as group:
+        group.start_soon(cs.serve, cs_end, "CP1")
+        for _ in range(200):  # warm up: compiled validators, generated hooks
+            await cp_end.send(next(frames))
+            await cp_end.receive()
+        n, start = 0, time.perf_counter()
+        deadline = start + seconds
+        while time.perf_counter() < deadline:
+            for _ in range(50):
+                await cp_end.send(next(frames))
+                reply = await cp_end.receive()
+            n += 50
+        elapsed = time.perf_counter() - start
+        assert reply.startswith("[3,"), reply
+        await cp_end.close()
+        group.cancel_scope.cancel()
+    return elapsed / n * 1e6
+
+
+async def ocpp_package(frames: Iterator[str], seconds: float) -> float:
+    """µs per message through ocpp's ChargePoint.route_message with trivial handlers."""
+    from ocpp.routing import on
+    from ocpp.v16 import ChargePoint, call_result
+    from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+
+    class Sink:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, text: str) -> None:
+            self.sent.append(text)
+
+        async def recv(self) -> str:  # pragma: no cover - route_message does not read
+            raise RuntimeError
+
+    now = datetime.now(UTC).isoformat()
+
+    class Handlers(ChargePoint):  # type: ignore[misc]
+        transaction = 0
+
+        @on(Action.boot_notification)  # type: ignore[misc]
+        def boot(self, **kwargs: Any) -> Any:
+            return call_result.BootNotification(
+                current_time=now, interval=300, status=RegistrationStatus.accepted
+            )
+
+        @on(Action.heartbeat)  # type: ignore[misc]
+        def heartbeat(self, **kwargs: Any) -> Any:
+            return call_result.Heartbeat(current_time=now)
+
+        @on(Action.status_notification)  # type: ignore[misc]
+        def status(self, **kwargs: Any) -> Any:
+            return call_result.StatusNotification()
+
+        @on(Action.meter_values)  # type: ignore[misc]
+        def meter_values(self, **kwargs: Any) -> Any:
+            return call_result.MeterValues()
+
+        @on(Action.start_transaction)  # type: ignore[misc]
+        def start(self, **kwargs: Any) -> Any:
+            Handlers.transaction += 1
+            return call_result.StartTransaction(
+                transaction_id=Handlers.transaction,
+                id_tag_info={"status": AuthorizationStatus.accepted},
+            )
+
+        @on(Action.stop_transaction)  # type: ignore[misc]
+        def stop(self, **kwargs: Any) -> Any:
+            return call_result.StopTransaction()
+
+    sink = Sink()
+    cp = Handlers("CP1", sink)
+    for _ in range(200):
+        await cp.route_message(next(frames))
+    n, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(50):
+            await cp.route_message(next(frames))
+        n += 50
+    elapsed = time.perf_counter() - start
+    assert sink.sent[-1].startswith("[3,"), sink.sent[-1]
+    return elapsed / n * 1e6
+
+
+async def floor(frames: Iterator[str], seconds: float) -> float:
+    """µs per message for json.loads of the frame and json.dumps of a reply."""
+    n, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(50):
+            frame = json.loads(next(frames))
+            json.dumps([3, frame[1], {"currentTime": "2026-01-01T00:00:00Z"}])
+        n += 50
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    args = parser.parse_args()
+    runners: dict[str, Runner] = {"json floor": floor, "ocpp16csms": ours}
+    try:
+        import ocpp.v16  # noqa: F401
+    except ImportError:
+        print("(the ocpp package is not installed: pip install ocpp)")
+    else:
+        runners["ocpp (PyPI)"] = ocpp_package
+    print(f"backend {args.backend}; µs per message, best of 3 runs of {args.seconds:g} s")
+    print(f"{'workload':<18}" + "".join(f"{name:>14}" for name in runners) + f"{'× floor':>10}")
+    for workload, frames in WORKLOADS.items():
+        figures = {}
+        for name, runner in runners.items():
+            results = []
+            for _ in range(3):
+                gc.collect()
+                results.append(anyio.run(runner, frames(), args.seconds / 3, backend=args.backend))
+            figures[name] = min(results)
+        ratio = figures["ocpp16csms"] / figures["json floor"]
+        row = "".join(f"{figures[name]:>14.1f}" for name in runners)
+        print(f"{workload:<18}{row}{ratio:>10.1f}")
+        if "ocpp (PyPI)" in figures:
+            print(
+                f"{'':<18}ocpp16csms is {figures['ocpp (PyPI)'] / figures['ocpp16csms']:.1f}× "
+                "faster than ocpp"
+            )
+
+
+if __name__ == "__main__":
+    main()
