@@ -127,6 +127,8 @@ def test_the_lower_layers_never_import_features_or_the_engine() -> None:
                 "ocpp16csms.testing",
                 "ocpp16csms.stores.sqlite",
                 "ocpp16csms.stores.postgresql",
+                "ocpp16csms.otel",
+                "ocpp16csms.operator_api",
             )
         )
         and m != "ocpp16csms"

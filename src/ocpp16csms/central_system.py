@@ -46,6 +46,7 @@ from .errors import (
     NotSupported,
     OcppError,
 )
+from .instrumentation import Instrumentation, instrumented_call, instrumented_inbound
 from .messages.base import Direction, Profile, Request, Response
 from .messages.core import ChangeConfigurationRequest
 from .profiles.core.service import SECRET_CONFIGURATION_KEYS, CoreService
@@ -189,6 +190,8 @@ class CentralSystem:
         self._pre_send_checks: dict[str, list[PreSendCheck[Any]]] = {}
         self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._background: anyio.abc.TaskGroup | None = None
+        #: Metrics and traces (``ocpp16csms.otel.instrument``); None costs one check a message.
+        self.instrumentation: Instrumentation | None = None
         enabled = {Profile.CORE}
         for feature in ALL_FEATURES if features is None else features:
             try:
@@ -490,6 +493,8 @@ class CentralSystem:
         cp = link.charge_point_id
         if isinstance(event, CallRejected):
             description = f"{event.action} rejected with {event.error.code}: {event.error}"
+            if self.instrumentation is not None:
+                self.instrumentation.rejected(cp, event.message_id, event.action, event.error)
         else:
             description = event.description
         log.warning(
@@ -505,9 +510,15 @@ class CentralSystem:
 
     async def _handle_call(self, link: _Link, event: CallReceived) -> None:
         with message_context(link.charge_point_id, event.message_id):
-            await self._handle_call_in_context(link, event)
+            handling = self._handle_call_in_context(link, event)
+            if (instrumentation := self.instrumentation) is None:
+                await handling
+            else:
+                await instrumented_inbound(instrumentation, link.charge_point_id, event, handling)
 
-    async def _handle_call_in_context(self, link: _Link, event: CallReceived) -> None:
+    async def _handle_call_in_context(
+        self, link: _Link, event: CallReceived
+    ) -> tuple[Response | None, OcppError | None]:
         request, message_id, cp = event.request, event.message_id, link.charge_point_id
         extra = {"charge_point_id": cp, "message_id": message_id}
         log.debug("[%s] message %s: %s received", cp, message_id, request.action, extra=extra)
@@ -529,7 +540,7 @@ class CentralSystem:
             error = InternalError(f"the central system failed to process {request.action}")
         if link.driver.closed:
             log.info("[%s] message %s: answer dropped, disconnected", cp, message_id, extra=extra)
-            return
+            return response, error
         try:
             if response is not None:
                 try:
@@ -541,11 +552,12 @@ class CentralSystem:
                 link.session.send_error(message_id, error)
         except LocalProtocolError as misuse:  # pragma: no cover - guarded by the checks above
             log.error("[%s] message %s: %s", cp, message_id, misuse, extra=extra)
-            return
+            return response, error
         await link.driver.flush()
         if response is not None:
             await self._run_after_hooks(request, response, context)
         await self._emit(Exchange(cp, message_id, request.direction, request, response, error))
+        return response, error
 
     async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
         action = request.action
@@ -613,6 +625,13 @@ class CentralSystem:
         """
         if not isinstance(request, Request):
             raise TypeError(f"call() takes a request instance, got {request!r}")
+        if (instrumentation := self.instrumentation) is None:
+            return await self._call(charge_point_id, request, None)
+        return await instrumented_call(instrumentation, charge_point_id, request, self._call)
+
+    async def _call(
+        self, charge_point_id: str, request: Request[_Res], queued: Callable[[str], None] | None
+    ) -> _Res:
         link = self._links.get(charge_point_id)
         if link is None or link.driver.closed:
             return await self.router.call(charge_point_id, request)
@@ -623,6 +642,8 @@ class CentralSystem:
         except LocalProtocolError:
             raise ChargePointNotConnected(charge_point_id) from None
         message_id = waiter.message_id
+        if queued is not None:
+            queued(message_id)
         log.debug(
             "[%s] message %s: %s queued",
             charge_point_id,
