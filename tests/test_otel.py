@@ -36,7 +36,7 @@ from ocpp16csms.messages import (
     ResetType,
     StatusNotificationRequest,
 )
-from ocpp16csms.otel import instrument, instrument_stores, uninstrument
+from ocpp16csms.otel import DURATION_BUCKETS, instrument, instrument_stores, uninstrument
 from ocpp16csms.stores import ChargePointStore
 from ocpp16csms.transports import HandshakeOptions
 from ocpp16csms.transports.asgi import OcppAsgiApp
@@ -55,6 +55,16 @@ class Telemetry:
 
     def finished(self, name: str | None = None) -> list[ReadableSpan]:
         return [s for s in self.spans.get_finished_spans() if name is None or s.name == name]
+
+    def boundaries(self, metric: str) -> tuple[float, ...]:
+        data = self.reader.get_metrics_data()
+        assert data is not None
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for m in scope.metrics:
+                    if m.name == metric:
+                        return tuple(m.data.data_points[0].explicit_bounds)
+        raise AssertionError(f"no {metric}")
 
     def points(self, metric: str) -> dict[frozenset[tuple[str, Any]], Any]:
         """Data points of ``metric`` by their attributes: sums' values, histograms' counts."""
@@ -123,6 +133,7 @@ async def test_an_inbound_call_gets_a_server_span_and_metrics(telemetry: Telemet
     assert telemetry.points("ocpp.messages") == {frozenset(ACTION_IN.items()): 1}
     assert telemetry.points("ocpp.handler.duration") == {key(ocpp_action="Heartbeat"): 1}
     assert telemetry.points("ocpp.call_errors") == {}
+    assert telemetry.boundaries("ocpp.handler.duration") == DURATION_BUCKETS
 
 
 @pytest.mark.anyio

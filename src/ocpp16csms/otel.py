@@ -32,6 +32,7 @@ from .instrumentation import Instrumentation, MessageScope
 from .messages.base import Request, Response
 
 __all__ = [
+    "DURATION_BUCKETS",
     "INSTRUMENTATION_NAME",
     "OtelInstrumentation",
     "instrument",
@@ -41,6 +42,12 @@ __all__ = [
 
 INSTRUMENTATION_NAME = "ocpp16csms"
 """The instrumentation scope name of every tracer and meter made here."""
+
+DURATION_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+"""Bucket boundaries, in seconds, advised for every duration histogram (an SDK view may
+override them): from a millisecond to the default call timeout and past it."""
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -135,10 +142,16 @@ class OtelInstrumentation:
             "CALLERRORs: answered by us (inbound) or received from charge points (outbound)",
         )
         self.call_duration = meter.create_histogram(
-            "ocpp.call.duration", "s", "Outbound calls: from the call to its answer or error"
+            "ocpp.call.duration",
+            "s",
+            "Outbound calls: from the call to its answer or error",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self.handler_duration = meter.create_histogram(
-            "ocpp.handler.duration", "s", "Inbound CALLs: from the handler's start to the reply"
+            "ocpp.handler.duration",
+            "s",
+            "Inbound CALLs: from the handler's start to the reply",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self.queued = meter.create_up_down_counter(
             "ocpp.calls.queued", "{call}", "Outbound calls queued or in flight, not yet answered"
@@ -304,7 +317,12 @@ def instrument_stores(
         raise TypeError(f"instrument_stores takes a Stores bundle, got {type(stores).__name__}")
     tracer = trace.get_tracer(INSTRUMENTATION_NAME, _VERSION, tracer_provider=tracer_provider)
     meter = metrics.get_meter(INSTRUMENTATION_NAME, _VERSION, meter_provider=meter_provider)
-    duration = meter.create_histogram("ocpp.store.duration", "s", "Store calls, by store and call")
+    duration = meter.create_histogram(
+        "ocpp.store.duration",
+        "s",
+        "Store calls, by store and call",
+        explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+    )
     wrapped = {
         field.name: _TracedStore(store, field.name, tracer, duration)
         for field in attrs.fields(Stores)
