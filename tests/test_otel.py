@@ -36,7 +36,13 @@ from ocpp16csms.messages import (
     ResetType,
     StatusNotificationRequest,
 )
-from ocpp16csms.otel import DURATION_BUCKETS, instrument, instrument_stores, uninstrument
+from ocpp16csms.otel import (
+    DURATION_BUCKETS,
+    UNKNOWN_ACTION,
+    instrument,
+    instrument_stores,
+    uninstrument,
+)
 from ocpp16csms.stores import ChargePointStore
 from ocpp16csms.transports import HandshakeOptions
 from ocpp16csms.transports.asgi import OcppAsgiApp
@@ -208,6 +214,21 @@ async def test_a_call_the_session_rejects_is_counted(telemetry: Telemetry) -> No
         key(ocpp_error_code="FormationViolation", ocpp_direction="inbound"): 1
     }
     assert telemetry.points("ocpp.messages") == {frozenset(ACTION_IN.items()): 1}
+
+
+@pytest.mark.anyio
+async def test_an_unknown_action_is_one_series_whatever_its_name(telemetry: Telemetry) -> None:
+    cs = make_central_system()
+    instrument(cs, **telemetry.providers)
+    async with connected(cs) as cp:
+        for n in range(3):
+            await cp.send_raw(f'[2,"m-{n}","Invented{n}",{{}}]')
+        await wait_until(lambda: len(telemetry.finished()) == 3)
+    unknown = {"ocpp.action": UNKNOWN_ACTION, "ocpp.direction": "inbound"}
+    assert telemetry.points("ocpp.messages") == {frozenset(unknown.items()): 3}
+    assert telemetry.points("ocpp.call_errors") == {
+        key(ocpp_error_code="NotImplemented", ocpp_direction="inbound"): 3
+    }
 
 
 @pytest.mark.anyio

@@ -30,10 +30,12 @@ from .central_system import CentralSystem
 from .errors import CallErrorReceived, OcppError
 from .instrumentation import Instrumentation, MessageScope
 from .messages.base import Request, Response
+from .registry import ACTIONS
 
 __all__ = [
     "DURATION_BUCKETS",
     "INSTRUMENTATION_NAME",
+    "UNKNOWN_ACTION",
     "OtelInstrumentation",
     "instrument",
     "instrument_stores",
@@ -48,6 +50,9 @@ DURATION_BUCKETS = (
 )  # fmt: skip
 """Bucket boundaries, in seconds, advised for every duration histogram (an SDK view may
 override them): from a millisecond to the default call timeout and past it."""
+
+UNKNOWN_ACTION = "(unknown)"
+"""The ``ocpp.action`` of a CALL naming an action OCPP 1.6J does not have."""
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -204,6 +209,9 @@ class OtelInstrumentation:
     ) -> None:
         """Record a CALL the session refused before any handler: a span, a message, an error."""
         code = error.code.value
+        if action not in ACTIONS:
+            # Whatever a peer names as an action must not become a new metric series.
+            action = UNKNOWN_ACTION
         self.messages.add(1, {"ocpp.action": action, "ocpp.direction": INBOUND})
         self.call_errors.add(1, {"ocpp.error_code": code, "ocpp.direction": INBOUND})
         span = self.tracer.start_span(
