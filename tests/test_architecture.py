@@ -122,12 +122,15 @@ def test_the_lower_layers_never_import_features_or_the_engine() -> None:
             (
                 "ocpp16csms.profiles",
                 "ocpp16csms.central_system",
+                "ocpp16csms._features",
                 "ocpp16csms.bundle",
                 "ocpp16csms.transports",
                 "ocpp16csms.testing",
                 "ocpp16csms.stores.sqlite",
                 "ocpp16csms.stores.postgresql",
                 "ocpp16csms.routers",
+                "ocpp16csms.otel",
+                "ocpp16csms.operator_api",
             )
         )
         and m != "ocpp16csms"

@@ -82,6 +82,44 @@ def test_asgi_starlette_example_compiles() -> None:
     assert "OcppAsgiApp" in source
 
 
+def test_operator_api_demo_operates_a_charge_point_over_http() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "operator_api.py"), "--demo", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert 'GET /api/charge-points → 200 [{"chargePointId":"CP-1"}]' in out
+    assert 'POST /api/charge-points/CP-1/reset → 200 {"status":"Accepted"}' in out
+    assert '/remote-start-transaction → 200 {"status":"Accepted"}' in out
+    assert '→ 422 {"error":"PropertyConstraintViolation"' in out
+    assert 'CP-9/clear-cache → 404 {"error":"ChargePointNotConnected"' in out
+    assert "without a token → 401" in out
+    assert "the demo completed." in out
+
+
+def test_prometheus_demo_prints_the_exposition() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "prometheus.py"), "--demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert (
+        'ocpp_messages_total{ocpp_action="StatusNotification",ocpp_direction="inbound"} 4.0'
+        in lines
+    )
+    assert 'ocpp_messages_total{ocpp_action="Reset",ocpp_direction="outbound"} 1.0' in lines
+    assert "ocpp_charge_points_connected 1.0" in lines
+    assert any(line.startswith("ocpp_store_duration_seconds_count{") for line in lines)
+
+
 def test_the_library_and_its_simulator_import_without_test_dependencies() -> None:
     # The README's run command installs no test extras: hypothesis must not be needed.
     code = (

@@ -20,7 +20,9 @@ import anyio.abc
 import attrs
 
 from ._driver import Driver
+from ._features import build_services
 from ._logging import get_logger, message_context
+from ._registration import check_handler, check_request_type
 from .bundle import Stores
 from .codec import MessageCodec
 from .connection import Connection
@@ -46,9 +48,10 @@ from .errors import (
     NotSupported,
     OcppError,
 )
+from .instrumentation import Instrumentation, instrumented_call, instrumented_inbound
 from .messages.base import Direction, Profile, Request, Response
 from .messages.core import ChangeConfigurationRequest
-from .profiles.core.service import SECRET_CONFIGURATION_KEYS, CoreService
+from .profiles.core.service import SECRET_CONFIGURATION_KEYS
 from .profiles.firmware.service import FirmwareService
 from .profiles.local_auth_list.service import LocalAuthListService
 from .profiles.plug_and_charge.service import PlugAndChargeService
@@ -117,40 +120,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _check_request_type(request_type: Any, what: str) -> None:
-    if isinstance(request_type, type) and issubclass(request_type, Response):
-        raise TypeError(
-            f"{what}: {request_type.__name__} is a response; name the request it answers"
-        )
-    if not (isinstance(request_type, type) and issubclass(request_type, Request)):
-        raise TypeError(
-            f"{what} takes a request class (such as AuthorizeRequest), got {request_type!r}"
-        )
-
-
-def _check_handler(request_type: type[Any], handler: Any, *, arity: int, what: str) -> None:
-    """Refuse, at registration, a handler that would fail on every call."""
-    _check_request_type(request_type, what)
-    if not callable(handler):
-        raise TypeError(f"{what}: {handler!r} is not callable")
-    function = handler.__call__ if not inspect.isroutine(handler) else handler
-    if what != "after" and not inspect.iscoroutinefunction(function):
-        raise TypeError(
-            f"{what}: {getattr(handler, '__qualname__', handler)!r} must be an async function"
-            f" (async def … (request, context))"
-        )
-    try:
-        signature = inspect.signature(handler)
-        signature.bind(*([None] * arity))
-    except TypeError:
-        raise TypeError(
-            f"{what}: {getattr(handler, '__qualname__', handler)!r} must take {arity} "
-            f"positional arguments"
-        ) from None
-    except ValueError:  # pragma: no cover - builtins without a signature
-        return
-
-
 class CentralSystem:
     """An OCPP 1.6J central system over host-provided stores; see docs/central-system.md.
 
@@ -190,6 +159,8 @@ class CentralSystem:
         self._pre_send_checks: dict[str, list[PreSendCheck[Any]]] = {}
         self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._background: anyio.abc.TaskGroup | None = None
+        #: Metrics and traces (``ocpp16csms.otel.instrument``); None costs one check a message.
+        self.instrumentation: Instrumentation | None = None
         enabled = {Profile.CORE}
         for feature in ALL_FEATURES if features is None else features:
             try:
@@ -199,54 +170,7 @@ class CentralSystem:
                 raise ValueError(f"unknown feature {feature!r} (one of {names})") from None
         #: The feature profiles this central system serves.
         self.features = frozenset(enabled)
-        self._services: dict[Profile, object] = {}
-        self.core = CoreService(
-            self,
-            charge_points=stores.charge_points,
-            id_tags=stores.id_tags,
-            transactions=stores.transactions,
-            configuration=stores.configuration,
-        )
-        builders: dict[Profile, Callable[[], object]] = {
-            Profile.REMOTE_TRIGGER: lambda: RemoteTriggerService(
-                self, configuration=stores.configuration
-            ),
-            Profile.SMART_CHARGING: lambda: SmartChargingService(
-                self,
-                profiles=stores.charging_profiles,
-                transactions=stores.transactions,
-                configuration=stores.configuration,
-            ),
-            Profile.FIRMWARE_MANAGEMENT: lambda: FirmwareService(
-                self, configuration=stores.configuration, device_state=stores.device_state
-            ),
-            Profile.LOCAL_AUTH_LIST_MANAGEMENT: lambda: LocalAuthListService(
-                self, lists=stores.local_lists, configuration=stores.configuration
-            ),
-            Profile.RESERVATION: lambda: ReservationService(
-                self,
-                reservations=stores.reservations,
-                charge_points=stores.charge_points,
-                id_tags=stores.id_tags,
-                configuration=stores.configuration,
-            ),
-            Profile.SECURITY: lambda: SecurityService(
-                self,
-                charge_points=stores.charge_points,
-                configuration=stores.configuration,
-                device_state=stores.device_state,
-            ),
-            Profile.PLUG_AND_CHARGE: lambda: PlugAndChargeService(
-                self,
-                route_data_transfer=self.core.handlers.register_data_transfer,
-                id_tags=stores.id_tags,
-                configuration=stores.configuration,
-                certificates=stores.pnc_certificates,
-            ),
-        }
-        for profile, build in builders.items():
-            if profile in self.features:
-                self._services[profile] = build()
+        self.core, self._services = build_services(self, stores, self.features)
 
     # -- feature services --------------------------------------------------------------------
 
@@ -306,7 +230,7 @@ class CentralSystem:
         The default behaviour (storing statuses, transactions, …) no longer runs for that
         action; to react to an action and keep the default, use :meth:`after`.
         """
-        _check_request_type(request_type, "on")
+        check_request_type(request_type, "on")
 
         def register(handler: Handler[_Req]) -> Handler[_Req]:
             self.set_handler(request_type, handler)
@@ -322,9 +246,9 @@ class CentralSystem:
         do not send.
         """
         if handler is None:
-            _check_request_type(request_type, "set_handler")
+            check_request_type(request_type, "set_handler")
         else:
-            _check_handler(request_type, handler, arity=2, what="set_handler")
+            check_handler(request_type, handler, arity=2, what="set_handler")
         if request_type.direction is Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT:
             raise ValueError(f"charge points do not send {request_type.action}")
         if handler is None:
@@ -345,7 +269,7 @@ class CentralSystem:
         """
 
         def register(hook: AfterHook[_Req]) -> AfterHook[_Req]:
-            _check_handler(request_type, hook, arity=3, what="after")
+            check_handler(request_type, hook, arity=3, what="after")
             if request_type.direction is Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT:
                 raise ValueError(f"charge points do not send {request_type.action}")
             self._after_hooks.setdefault(request_type.action, []).append(hook)
@@ -356,13 +280,13 @@ class CentralSystem:
     def add_answer_hook(self, request_type: type[_Req], hook: AnswerHook[_Req]) -> None:
         """Await ``hook(request, response, context)`` for every answer to ``request_type``
         *before* the answer is sent; what it raises turns the answer into ``InternalError``."""
-        _check_handler(request_type, hook, arity=3, what="add_answer_hook")
+        check_handler(request_type, hook, arity=3, what="add_answer_hook")
         self._answer_hooks.setdefault(request_type.action, []).append(hook)
 
     def add_pre_send_check(self, request_type: type[_Req], check: PreSendCheck[_Req]) -> None:
         """Await ``check(charge_point_id, request)`` before every call of ``request_type`` is
         sent; it raises :class:`~ocpp16csms.errors.InvalidRequest` to stop the call."""
-        _check_handler(request_type, check, arity=2, what="add_pre_send_check")
+        check_handler(request_type, check, arity=2, what="add_pre_send_check")
         self._pre_send_checks.setdefault(request_type.action, []).append(check)
 
     def add_periodic(self, interval: float, job: Callable[[], Awaitable[None]]) -> None:
@@ -511,6 +435,8 @@ class CentralSystem:
         cp = link.charge_point_id
         if isinstance(event, CallRejected):
             description = f"{event.action} rejected with {event.error.code}: {event.error}"
+            if self.instrumentation is not None:
+                self.instrumentation.rejected(cp, event.message_id, event.action, event.error)
         else:
             description = event.description
         log.warning(
@@ -526,9 +452,15 @@ class CentralSystem:
 
     async def _handle_call(self, link: _Link, event: CallReceived) -> None:
         with message_context(link.charge_point_id, event.message_id):
-            await self._handle_call_in_context(link, event)
+            handling = self._handle_call_in_context(link, event)
+            if (instrumentation := self.instrumentation) is None:
+                await handling
+            else:
+                await instrumented_inbound(instrumentation, link.charge_point_id, event, handling)
 
-    async def _handle_call_in_context(self, link: _Link, event: CallReceived) -> None:
+    async def _handle_call_in_context(
+        self, link: _Link, event: CallReceived
+    ) -> tuple[Response | None, OcppError | None]:
         request, message_id, cp = event.request, event.message_id, link.charge_point_id
         extra = {"charge_point_id": cp, "message_id": message_id}
         log.debug("[%s] message %s: %s received", cp, message_id, request.action, extra=extra)
@@ -550,7 +482,7 @@ class CentralSystem:
             error = InternalError(f"the central system failed to process {request.action}")
         if link.driver.closed:
             log.info("[%s] message %s: answer dropped, disconnected", cp, message_id, extra=extra)
-            return
+            return response, error
         try:
             if response is not None:
                 try:
@@ -562,13 +494,14 @@ class CentralSystem:
                 link.session.send_error(message_id, error)
         except LocalProtocolError as misuse:  # pragma: no cover - guarded by the checks above
             log.error("[%s] message %s: %s", cp, message_id, misuse, extra=extra)
-            return
+            return response, error
         await link.driver.flush()
         if response is not None:
             await self._run_after_hooks(request, response, context)
         # The charge point sent it (DataTransfer's class direction is Both).
         inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
         await self._emit(Exchange(cp, message_id, inbound, request, response, error))
+        return response, error
 
     async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
         action = request.action
@@ -636,6 +569,13 @@ class CentralSystem:
         """
         if not isinstance(request, Request):
             raise TypeError(f"call() takes a request instance, got {request!r}")
+        if (instrumentation := self.instrumentation) is None:
+            return await self._call(charge_point_id, request, None)
+        return await instrumented_call(instrumentation, charge_point_id, request, self._call)
+
+    async def _call(
+        self, charge_point_id: str, request: Request[_Res], queued: Callable[[str], None] | None
+    ) -> _Res:
         link = self._links.get(charge_point_id)
         if link is None or link.driver.closed:
             return await self.router.call(charge_point_id, request)
@@ -646,6 +586,8 @@ class CentralSystem:
         except LocalProtocolError:
             raise ChargePointNotConnected(charge_point_id) from None
         message_id = waiter.message_id
+        if queued is not None:
+            queued(message_id)
         log.debug(
             "[%s] message %s: %s queued",
             charge_point_id,

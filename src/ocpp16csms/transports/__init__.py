@@ -3,6 +3,7 @@
 
 from .handshake import (
     MAX_CHARGE_POINT_ID_LENGTH,
+    REFUSAL_CAUSES,
     SUBPROTOCOL,
     HandshakeOptions,
     HandshakeRefused,
@@ -17,6 +18,7 @@ from .handshake import (
 
 __all__ = [
     "MAX_CHARGE_POINT_ID_LENGTH",
+    "REFUSAL_CAUSES",
     "SUBPROTOCOL",
     "HandshakeOptions",
     "HandshakeRefused",

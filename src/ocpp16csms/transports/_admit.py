@@ -17,7 +17,7 @@ from .handshake import (
     password_check_needed,
 )
 
-__all__ = ["admit"]
+__all__ = ["admit", "report_refusal"]
 
 log = get_logger("ocpp16csms.transports")
 
@@ -36,9 +36,15 @@ async def admit(
         record = await central_system.stores.charge_points.get(charge_point_id)
     except Exception:
         log.exception("charge point store failed during the handshake of %r", peer.path)
-        raise HandshakeRefused(503, "try again later") from None
+        raise HandshakeRefused(503, "try again later", "store_unavailable") from None
     check = functools.partial(decide, unknown_policy=central_system.options.unknown_charge_points)
     if password_check_needed(record, options):
         # Password hashing is deliberately slow: keep it off the event loop.
         return await anyio.to_thread.run_sync(check, peer, record, options)
     return check(peer, record, options)
+
+
+def report_refusal(central_system: CentralSystem, refused: HandshakeRefused) -> None:
+    """Tell the central system's instrumentation, if any, that an upgrade was refused."""
+    if central_system.instrumentation is not None:
+        central_system.instrumentation.handshake_refused(refused.status, refused.cause)

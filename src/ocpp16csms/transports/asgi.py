@@ -20,7 +20,7 @@ import anyio
 from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import TransportClosed
-from ._admit import admit
+from ._admit import admit, report_refusal
 from .handshake import (
     HandshakeOptions,
     HandshakeRefused,
@@ -123,7 +123,7 @@ def request_path(scope: Scope) -> str:
         try:
             path = bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
-            raise HandshakeRefused(400, "the path is not UTF-8") from None
+            raise HandshakeRefused(400, "the path is not UTF-8", "no_endpoint") from None
     else:
         path = quote(str(scope.get("path", "")), safe="/")
     root = quote(str(scope.get("root_path") or ""), safe="/").rstrip("/")
@@ -275,6 +275,7 @@ class OcppAsgiApp:
             peer = self.peer(scope)
             charge_point_id, subprotocol = await admit(self.central_system, peer, self.options)
         except HandshakeRefused as refused:
+            report_refusal(self.central_system, refused)
             await self._refuse(scope, send, refused)
             return
         await send({"type": "websocket.accept", "subprotocol": subprotocol})

@@ -22,6 +22,7 @@ from ..stores import ChargePointRecord
 
 __all__ = [
     "MAX_CHARGE_POINT_ID_LENGTH",
+    "REFUSAL_CAUSES",
     "SUBPROTOCOL",
     "HandshakeOptions",
     "HandshakeRefused",
@@ -38,15 +39,34 @@ SUBPROTOCOL = "ocpp1.6"
 """The WebSocket subprotocol of OCPP 1.6J (OCPP-J §3.1.2)."""
 MAX_CHARGE_POINT_ID_LENGTH = 48
 """Longest charge point id accepted in the path (OCPP 1.6 sets none; 2.0.1 says 48)."""
+REFUSAL_CAUSES = frozenset(
+    {
+        "no_endpoint",
+        "bad_charge_point_id",
+        "no_subprotocol",
+        "unknown_charge_point",
+        "tls_required",
+        "basic_auth_failed",
+        "certificate_mismatch",
+        "store_unavailable",
+        "other",
+    }
+)
+"""Every :attr:`HandshakeRefused.cause` the shipped transports give."""
 
 
 class HandshakeRefused(RemoteProtocolError):
-    """The upgrade is refused with HTTP ``status``; nothing reaches the central system."""
+    """The upgrade is refused with HTTP ``status``; nothing reaches the central system.
 
-    def __init__(self, status: int, reason: str) -> None:
+    ``reason`` is the text sent to the client; ``cause`` is one of :data:`REFUSAL_CAUSES`, a
+    fixed set fit for a metric label (a reason may quote the path).
+    """
+
+    def __init__(self, status: int, reason: str, cause: str = "other") -> None:
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
+        self.cause = cause
 
 
 @attrs.frozen(kw_only=True)
@@ -84,23 +104,29 @@ def charge_point_id_from_path(path: str, options: HandshakeOptions) -> str:
     path = path.split("?", 1)[0]
     prefix = options.path_prefix.rstrip("/")
     if prefix and not (path == prefix or path.startswith(prefix + "/")):
-        raise HandshakeRefused(404, f"no OCPP endpoint at {path!r}")
+        raise HandshakeRefused(404, f"no OCPP endpoint at {path!r}", "no_endpoint")
     raw = path[len(prefix) :].strip("/") if prefix else path.strip("/")
     if "/" in raw:
         raw = raw.rsplit("/", 1)[1]
     try:
         charge_point_id = unquote(raw, errors="strict") if raw else ""
     except UnicodeDecodeError:
-        raise HandshakeRefused(400, "the charge point id is not UTF-8") from None
+        raise HandshakeRefused(
+            400, "the charge point id is not UTF-8", "bad_charge_point_id"
+        ) from None
     if not charge_point_id:
-        raise HandshakeRefused(404, "the path names no charge point")
+        raise HandshakeRefused(404, "the path names no charge point", "bad_charge_point_id")
     if len(charge_point_id) > options.max_id_length:
         raise HandshakeRefused(
-            400, f"a charge point id is at most {options.max_id_length} characters"
+            400,
+            f"a charge point id is at most {options.max_id_length} characters",
+            "bad_charge_point_id",
         )
     if not charge_point_id.isprintable():
         # Control and format characters (C0, DEL, C1, bidi marks) have no place in an id.
-        raise HandshakeRefused(400, "the charge point id holds unprintable characters")
+        raise HandshakeRefused(
+            400, "the charge point id holds unprintable characters", "bad_charge_point_id"
+        )
     return charge_point_id
 
 
@@ -110,7 +136,9 @@ def select_subprotocol(offered: Iterable[str], options: HandshakeOptions) -> str
     if SUBPROTOCOL in offered:
         return SUBPROTOCOL
     if options.require_subprotocol:
-        raise HandshakeRefused(400, f"the client must offer the {SUBPROTOCOL} subprotocol")
+        raise HandshakeRefused(
+            400, f"the client must offer the {SUBPROTOCOL} subprotocol", "no_subprotocol"
+        )
     return None
 
 
@@ -174,14 +202,14 @@ def decide(
     subprotocol = select_subprotocol(peer.subprotocols, options)
     if record is None:
         if not unknown_charge_points_allowed(options, unknown_policy):
-            raise HandshakeRefused(404, "unknown charge point")
+            raise HandshakeRefused(404, "unknown charge point", "unknown_charge_point")
         profile = options.default_security_profile
         password_hash = None
     else:
         profile = record.security_profile
         password_hash = record.password_hash
     if profile >= 2 and not peer.tls:
-        raise HandshakeRefused(403, f"security profile {profile} requires TLS")
+        raise HandshakeRefused(403, f"security profile {profile} requires TLS", "tls_required")
     if profile in (1, 2):
         credentials = basic_credentials(peer.authorization)
         if (
@@ -190,7 +218,9 @@ def decide(
             or password_hash is None
             or not verify_password(credentials[1], password_hash)
         ):
-            raise HandshakeRefused(401, "HTTP Basic authentication failed")
+            raise HandshakeRefused(401, "HTTP Basic authentication failed", "basic_auth_failed")
     elif profile == 3 and charge_point_id not in peer.client_certificate_names:
-        raise HandshakeRefused(401, "the client certificate does not name this charge point")
+        raise HandshakeRefused(
+            401, "the client certificate does not name this charge point", "certificate_mismatch"
+        )
     return charge_point_id, subprotocol

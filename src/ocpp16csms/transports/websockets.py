@@ -28,7 +28,7 @@ from websockets.typing import Subprotocol
 from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import TransportClosed
-from ._admit import admit
+from ._admit import admit, report_refusal
 from .handshake import (
     SUBPROTOCOL,
     HandshakeOptions,
@@ -125,6 +125,7 @@ def server_arguments(
         try:
             charge_point_id, _ = await admit(central_system, peer, options.handshake)
         except HandshakeRefused as refused:
+            report_refusal(central_system, refused)
             log.warning("refused %s from %s: %s", request.path, connection.remote_address, refused)
             response = connection.respond(HTTPStatus(refused.status), refused.reason + "\n")
             if refused.status == 401:
