@@ -201,7 +201,40 @@ _V2 = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 3: transactions marked ended-unconfirmed, and the StopTransactions that closed no
+# transaction. New nullable columns without a default: PostgreSQL adds them without rewriting
+# or scanning the table, and every existing transaction reads as not marked.
+_V3 = (
+    """ALTER TABLE transactions
+        ADD COLUMN unconfirmed_meter_stop bigint,
+        ADD COLUMN unconfirmed_timestamp timestamptz,
+        ADD COLUMN unconfirmed_timestamp_offset interval,
+        ADD COLUMN unconfirmed_cause text,
+        ADD COLUMN unconfirmed_detected_at timestamptz,
+        ADD COLUMN unconfirmed_detected_at_offset interval""",
+    """CREATE INDEX transactions_unconfirmed_by_charge_point ON transactions (charge_point_id)
+        WHERE stop_timestamp IS NULL AND unconfirmed_cause IS NOT NULL""",
+    # A retry (same charge point, transaction id, meterStop and instant) is kept once.
+    """CREATE TABLE unmatched_stops (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        charge_point_id text NOT NULL,
+        transaction_id bigint NOT NULL,
+        meter_stop bigint NOT NULL,
+        stop_timestamp timestamptz NOT NULL,
+        stop_timestamp_offset interval NOT NULL,
+        stop_reason text,
+        stop_id_tag text,
+        cause text NOT NULL,
+        received_at timestamptz NOT NULL,
+        received_at_offset interval NOT NULL,
+        transaction_data text NOT NULL,
+        CONSTRAINT unmatched_stops_once
+            UNIQUE (charge_point_id, transaction_id, meter_stop, stop_timestamp)
+    )""",
+    "CREATE INDEX unmatched_stops_by_charge_point ON unmatched_stops (charge_point_id, seq)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """Migration ``n`` (from 1) brings the schema from version ``n - 1`` to ``n``. Append only:
 a released migration never changes."""
 
