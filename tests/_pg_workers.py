@@ -1,8 +1,9 @@
 """Work run in separate processes against one PostgreSQL database (spawned by the tests).
 
 :func:`race` is one process of ``test_postgresql_concurrency.py``: it races the others on the
-same transaction starts, reservation, local lists, charging profiles, configuration and meter
-values, and reports what its calls returned. :func:`main` is the writer that
+same transaction starts, reservation, local lists, charging profiles, configuration, meter
+values, ended-unconfirmed marks and stops, unmatched stops and installed Plug & Charge
+certificates, and reports what its calls returned. :func:`main` is the writer that
 ``test_postgresql_durability.py`` kills with SIGKILL: it starts transactions and appends, only
 after each start returned, a line to a file ("acknowledged"). Both take plain, picklable
 arguments and import the library only when they run.
@@ -16,7 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["BASE", "main", "race", "shared_start", "writer_start"]
+__all__ = ["BASE", "MARKED", "main", "race", "seed_start", "shared_start", "writer_start"]
 
 BASE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -26,6 +27,24 @@ RESERVATION_INCREMENTS = 10
 LOCAL_LIST_SAVES = 8
 PROFILES_EACH = 6
 METER_VALUES = 12
+MARKED = 8
+WORKERS_STOPPING = 2  # the worker that also stops the marked transactions
+UNMATCHED_STOPS = 10
+CERTIFICATE_BATCH = 15
+CERTIFICATE_REPLACEMENTS = 6
+
+
+def seed_start(n: int) -> Any:
+    """The ``n``-th transaction started before the race, which the processes mark and stop."""
+    from ocpp16csms.stores import TransactionStart
+
+    return TransactionStart(
+        charge_point_id="CPU",
+        connector_id=1 + n,
+        id_tag="Seeded",
+        meter_start=0,
+        timestamp=BASE,
+    )
 
 
 def shared_start(n: int) -> Any:
@@ -82,9 +101,22 @@ async def _race(dsn: str, worker: int, start_at: float) -> dict[str, Any]:
         ChargingProfileKindType,
         ChargingProfilePurposeType,
         ChargingRateUnitType,
+        HashAlgorithm,
     )
     from ocpp16csms.profiles.local_auth_list import LocalListState
+    from ocpp16csms.profiles.plug_and_charge import (
+        CertificateHashData,
+        GetCertificateIdUse,
+        InstalledCertificate,
+    )
     from ocpp16csms.profiles.smart_charging import InstalledChargingProfile
+    from ocpp16csms.stores import (
+        TransactionStop,
+        UnconfirmedEnd,
+        UnconfirmedEndCause,
+        UnmatchedStop,
+        UnmatchedStopCause,
+    )
     from ocpp16csms.stores.postgresql import postgresql_stores
 
     def profile(profile_id: int, connector: int, stack_level: int) -> InstalledChargingProfile:
@@ -121,6 +153,9 @@ async def _race(dsn: str, worker: int, start_at: float) -> dict[str, Any]:
         "cas_wins": 0,
         "removed_shared_slot": [],
         "meter_added": 0,
+        "marks": {},
+        "unmatched_added": 0,
+        "certificate_mixes": 0,
     }
     meter_batch = [
         MeterValue(
@@ -132,6 +167,11 @@ async def _race(dsn: str, worker: int, start_at: float) -> dict[str, Any]:
         reservations = stores.require("reservations")
         local_lists = stores.require("local_lists")
         profiles = stores.require("charging_profiles")
+        # The seeded transactions' ids: a start retry finds each, whatever its state by now.
+        seeded = [
+            (await stores.transactions.start(seed_start(n)))[0].transaction_id
+            for n in range(MARKED)
+        ]
         await anyio.sleep(max(0.0, start_at - time.time()))
 
         async def starts() -> None:
@@ -180,8 +220,74 @@ async def _race(dsn: str, worker: int, start_at: float) -> dict[str, Any]:
                     "CPM", 1, 7, meter_batch
                 )
 
+        async def marks() -> None:
+            # Every process marks the seeded transactions (its own meterStop) and the last one
+            # stops them too, from the other end: the first mark wins, a stop completes.
+            end = UnconfirmedEnd(
+                meter_stop=worker, timestamp=BASE, cause=UnconfirmedEndCause.BOOT, detected_at=BASE
+            )
+            for transaction_id in seeded:
+                record = await stores.transactions.end_unconfirmed(transaction_id, end)
+                mark = record.unconfirmed_end
+                out["marks"][transaction_id] = [
+                    None if mark is None else mark.meter_stop,
+                    record.stop is not None,
+                ]
+            if worker == WORKERS_STOPPING:
+                for transaction_id in reversed(seeded):
+                    await stores.transactions.stop(
+                        transaction_id, TransactionStop(meter_stop=99, timestamp=BASE)
+                    )
+
+        async def unmatched() -> None:
+            for n in range(UNMATCHED_STOPS):
+                stop = UnmatchedStop(
+                    charge_point_id="CPS",
+                    transaction_id=-1,
+                    stop=TransactionStop(meter_stop=n, timestamp=BASE),
+                    cause=UnmatchedStopCause.NO_TRANSACTION_ID,
+                    received_at=BASE + timedelta(seconds=worker),
+                )
+                out["unmatched_added"] += await stores.transactions.add_unmatched_stop(stop)
+
+        async def certificates() -> None:
+            # Each process replaces the root certificates with a batch of its own, again and
+            # again: the store must always hold one whole batch.
+            kind = GetCertificateIdUse.V2G_ROOT_CERTIFICATE
+            for round_ in range(CERTIFICATE_REPLACEMENTS):
+                batch = [
+                    InstalledCertificate(
+                        charge_point_id="CPP",
+                        certificate_type=kind,
+                        hash_data=CertificateHashData(
+                            hash_algorithm=HashAlgorithm.SHA256,
+                            issuer_name_hash="aa",
+                            issuer_key_hash="bb",
+                            serial_number=f"{worker + 1}{round_}{i:02d}",
+                        ),
+                        updated_at=BASE,
+                    )
+                    for i in range(CERTIFICATE_BATCH)
+                ]
+                await stores.pnc_certificates.replace_installed("CPP", [kind], batch)
+                listed = await stores.pnc_certificates.installed("CPP")
+                batches = {c.hash_data.serial_number[:2] for c in listed}
+                if len(batches) != 1 or len(listed) != CERTIFICATE_BATCH:
+                    out["certificate_mixes"] += 1
+
+        jobs = (
+            starts,
+            increments,
+            lists,
+            installs,
+            configuration,
+            meter_values,
+            marks,
+            unmatched,
+            certificates,
+        )
         async with anyio.create_task_group() as group:
-            for job in (starts, increments, lists, installs, configuration, meter_values):
+            for job in jobs:
                 group.start_soon(job)
     return out
 

@@ -3,8 +3,9 @@
 Three spawned processes (two on asyncio, one on trio) start at the same moment and race, each
 with several concurrent tasks (``_pg_workers.race``): the same StartTransaction retries and
 their own new starts, compare-and-set increments of one reservation, local list saves, charging
-profile installs on their own connectors and on one contested slot, configuration writes, and
-the same meter values. The checks are the store contract across processes.
+profile installs on their own connectors and on one contested slot, configuration writes, the
+same meter values, ended-unconfirmed marks racing each other and a stop, the same unmatched
+StopTransactions, and replacements of one charge point's installed certificates. The checks are the store contract across processes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from _postgres import drop_database, fresh_database
 pytestmark = pytest.mark.postgres
 
 WORKERS = 3
+assert w.WORKERS_STOPPING < WORKERS
 
 
 @pytest.fixture
@@ -39,6 +41,8 @@ def seed(dsn: str) -> None:
 
     async def body() -> None:
         async with postgresql_stores(dsn) as stores:
+            for n in range(w.MARKED):
+                await stores.transactions.start(w.seed_start(n))
             await stores.require("reservations").save(
                 ReservationRecord(
                     charge_point_id="CPR",
@@ -83,9 +87,9 @@ def test_processes_racing_on_one_database(dsn: str) -> None:
             assert row is not None
             return row[0]
 
-        assert scalar("SELECT count(*) FROM transactions") == w.SHARED_STARTS + WORKERS * (
-            w.OWN_STARTS
-        )
+        assert scalar(
+            "SELECT count(*) FROM transactions WHERE charge_point_id <> 'CPU'"
+        ) == w.SHARED_STARTS + WORKERS * (w.OWN_STARTS)
         # Compare-and-set: every increment won once, none lost.
         assert sum(r["cas_wins"] for r in results) == WORKERS * w.RESERVATION_INCREMENTS
         assert (
@@ -140,3 +144,38 @@ def test_processes_racing_on_one_database(dsn: str) -> None:
         # Meter values: the same batch from every process is stored, and counted, once.
         assert sum(r["meter_added"] for r in results) == w.METER_VALUES
         assert scalar("SELECT count(*) FROM meter_values") == w.METER_VALUES
+
+        # Marks: every seeded transaction is stopped; the first mark won and every process
+        # that saw a mark saw that one.
+        rows = connection.execute(
+            "SELECT transaction_id, unconfirmed_meter_stop, meter_stop FROM transactions"
+            " WHERE charge_point_id = 'CPU'"
+        ).fetchall()
+        assert len(rows) == w.MARKED
+        for transaction_id, mark, meter_stop in rows:
+            assert meter_stop == 99
+            seen = [r["marks"][transaction_id] for r in results]
+            assert {m for m, _ in seen if m is not None} <= {mark}
+            assert all(stopped for m, stopped in seen if m is None)
+            assert mark is None or mark in range(WORKERS)
+
+        # Unmatched stops: the same ones from every process, kept and counted once.
+        assert sum(r["unmatched_added"] for r in results) == w.UNMATCHED_STOPS
+        assert scalar("SELECT count(*) FROM unmatched_stops") == w.UNMATCHED_STOPS
+
+        # Installed certificates: every read after a replacement, and the end, hold one
+        # replacement's batch, whole.
+        assert sum(r["certificate_mixes"] for r in results) == 0
+        serials = {
+            row[0]
+            for row in connection.execute(
+                "SELECT key_serial_number FROM pnc_installed_certificates"
+                " WHERE charge_point_id = 'CPP'"
+            )
+        }
+        last = w.CERTIFICATE_REPLACEMENTS - 1
+        batches = [
+            {f"{worker + 1}{last}{i:02d}" for i in range(w.CERTIFICATE_BATCH)}
+            for worker in range(WORKERS)
+        ]
+        assert serials in batches

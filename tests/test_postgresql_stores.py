@@ -35,10 +35,20 @@ from ocpp16csms.enums import (
     ChargingProfileKindType,
     ChargingProfilePurposeType,
     ChargingRateUnitType,
+    HashAlgorithm,
     Reason,
     RegistrationStatus,
 )
 from ocpp16csms.profiles.local_auth_list import LocalListState
+from ocpp16csms.profiles.plug_and_charge import (
+    CertificateHashData,
+    CertificateSigningUse,
+    CustomData,
+    GetCertificateIdUse,
+    InstalledCertificate,
+    SigningRequest,
+    V2GCertificateState,
+)
 from ocpp16csms.profiles.reservation.lifecycle import (
     ReservationRecord,
     ReservationState,
@@ -50,8 +60,13 @@ from ocpp16csms.stores import (
     ConnectorStatus,
     IdTagRecord,
     StoreError,
+    TransactionRecord,
     TransactionStart,
     TransactionStop,
+    UnconfirmedEnd,
+    UnconfirmedEndCause,
+    UnmatchedStop,
+    UnmatchedStopCause,
 )
 from ocpp16csms.stores.postgresql import (
     PostgresStores,
@@ -314,6 +329,169 @@ async def test_datetimes_keep_instant_and_offset(stores: PostgresStores, moment:
     assert same(stored_reservation.expiry_date, moment)
 
 
+def hash_data(serial: str, *, vendor: str = "acme") -> CertificateHashData:
+    return CertificateHashData(
+        hash_algorithm=HashAlgorithm.SHA256,
+        issuer_name_hash="aa" * 32,
+        issuer_key_hash="bb" * 32,
+        serial_number=serial,
+        custom_data=CustomData(vendor_id=vendor, extra={"note": vendor}),
+    )
+
+
+@pytest.mark.parametrize("hard", HARD)
+async def test_strings_round_trip_exactly_in_unmatched_stops_and_pnc_state(
+    stores: PostgresStores, hard: str
+) -> None:
+    cp = f"CP{hard}"
+    value = MeterValue(timestamp=T0, sampled_value=(SampledValue(value=hard),))
+    stop = UnmatchedStop(
+        charge_point_id=cp,
+        transaction_id=-1,
+        stop=TransactionStop(meter_stop=1, timestamp=T0, id_tag=hard),
+        cause=UnmatchedStopCause.NO_TRANSACTION_ID,
+        received_at=T0,
+        transaction_data=(value,),
+    )
+    assert await stores.transactions.add_unmatched_stop(stop) is True
+    assert await stores.transactions.add_unmatched_stop(stop) is False
+    assert await stores.transactions.unmatched_stops(cp) == [stop]
+
+    pnc = stores.pnc_certificates
+    certificate = InstalledCertificate(
+        charge_point_id=cp,
+        certificate_type=GetCertificateIdUse.V2G_ROOT_CERTIFICATE,
+        hash_data=hash_data(f"1{hard}", vendor=hard),
+        child_hash_data=(hash_data(hard, vendor=hard),),
+        certificate=hard,
+        updated_at=T0,
+    )
+    await pnc.put_installed(certificate)
+    assert await pnc.installed(cp) == [certificate]
+    assert await pnc.remove_installed(cp, certificate.hash_data) is True
+    await pnc.replace_installed(cp, [certificate.certificate_type], [certificate])
+    assert await pnc.installed(cp) == [certificate]
+    request = SigningRequest(
+        charge_point_id=cp,
+        request_id=hard,
+        csr=hard,
+        certificate_type=CertificateSigningUse.V2G_CERTIFICATE,
+        received_at=T0,
+        last_error=hard,
+    )
+    await pnc.save_signing_request(request)
+    assert await pnc.signing_requests(cp) == [request]
+    assert await pnc.delete_signing_request(cp, hard) is True
+    state = V2GCertificateState(
+        charge_point_id=cp, not_after=T0, installed_at=T0, certificate_chain=hard
+    )
+    await pnc.save_v2g_certificate(state)
+    assert await pnc.v2g_certificate(cp) == state
+
+
+async def test_sixty_four_bit_integers_round_trip_in_the_newer_tables(
+    stores: PostgresStores,
+) -> None:
+    record, _ = await stores.transactions.start(
+        TransactionStart(
+            charge_point_id="CP1", connector_id=1, id_tag="T", meter_start=0, timestamp=T0
+        )
+    )
+    end = UnconfirmedEnd(
+        meter_stop=INT64_MAX, timestamp=T0, cause=UnconfirmedEndCause.BOOT, detected_at=T0
+    )
+    marked = await stores.transactions.end_unconfirmed(record.transaction_id, end)
+    assert marked is not None
+    assert marked.unconfirmed_end == end
+    for transaction_id in (INT64_MIN, INT64_MAX):
+        stop = UnmatchedStop(
+            charge_point_id="CP1",
+            transaction_id=transaction_id,
+            stop=TransactionStop(meter_stop=INT64_MIN, timestamp=T0),
+            cause=UnmatchedStopCause.UNKNOWN_TRANSACTION,
+            received_at=T0,
+        )
+        assert await stores.transactions.add_unmatched_stop(stop) is True
+        assert (await stores.transactions.unmatched_stops())[-1] == stop
+    request = SigningRequest(
+        charge_point_id="CP1",
+        request_id="r",
+        csr="c",
+        certificate_type=CertificateSigningUse.V2G_CERTIFICATE,
+        received_at=T0,
+        attempts=INT64_MAX,
+    )
+    await stores.pnc_certificates.save_signing_request(request)
+    assert await stores.pnc_certificates.signing_requests() == [request]
+
+
+@pytest.mark.parametrize("moment", [LATEST, EARLIEST, ODD_OFFSET, T0.astimezone(PLUS_TWO)])
+async def test_datetimes_keep_instant_and_offset_in_the_newer_tables(
+    stores: PostgresStores, moment: datetime
+) -> None:
+    txs = stores.transactions
+    record, _ = await txs.start(
+        TransactionStart(
+            charge_point_id="CP1", connector_id=1, id_tag="T", meter_start=0, timestamp=moment
+        )
+    )
+    end = UnconfirmedEnd(
+        meter_stop=5, timestamp=moment, cause=UnconfirmedEndCause.BOOT, detected_at=moment
+    )
+    await txs.end_unconfirmed(record.transaction_id, end)
+    (marked,) = await txs.unconfirmed()
+    assert marked.unconfirmed_end is not None
+    assert same(marked.unconfirmed_end.timestamp, moment)
+    assert same(marked.unconfirmed_end.detected_at, moment)
+
+    value = MeterValue(timestamp=moment, sampled_value=(SampledValue(value="1"),))
+    stop = UnmatchedStop(
+        charge_point_id="CP1",
+        transaction_id=7,
+        stop=TransactionStop(meter_stop=1, timestamp=moment),
+        cause=UnmatchedStopCause.ALREADY_STOPPED,
+        received_at=moment,
+        transaction_data=(value,),
+    )
+    await txs.add_unmatched_stop(stop)
+    (kept,) = await txs.unmatched_stops()
+    assert kept == stop
+    assert same(kept.stop.timestamp, moment)
+    assert same(kept.received_at, moment)
+    assert same(kept.transaction_data[0].timestamp, moment)
+
+    pnc = stores.pnc_certificates
+    certificate = InstalledCertificate(
+        charge_point_id="CP1",
+        certificate_type=GetCertificateIdUse.MO_ROOT_CERTIFICATE,
+        hash_data=hash_data("1"),
+        updated_at=moment,
+    )
+    await pnc.put_installed(certificate)
+    (installed,) = await pnc.installed("CP1")
+    assert same(installed.updated_at, moment)
+    request = SigningRequest(
+        charge_point_id="CP1",
+        request_id="r",
+        csr="c",
+        certificate_type=CertificateSigningUse.CHARGING_STATION_CERTIFICATE,
+        received_at=moment,
+    )
+    await pnc.save_signing_request(request)
+    (pending,) = await pnc.signing_requests()
+    assert same(pending.received_at, moment)
+    state = V2GCertificateState(
+        charge_point_id="CP1", not_after=moment, installed_at=moment, renewal_requested_at=moment
+    )
+    await pnc.save_v2g_certificate(state)
+    (due,) = await pnc.v2g_expiring(moment)
+    assert due == state
+    assert same(due.not_after, moment)
+    assert same(due.installed_at, moment)
+    assert same(due.renewal_requested_at, moment)
+    assert await pnc.v2g_expiring(EARLIEST) == ([state] if moment == EARLIEST else [])
+
+
 # --- a database that outlives its stores ------------------------------------------------------
 
 
@@ -370,6 +548,56 @@ async def test_an_older_schema_is_upgraded_in_place_keeping_its_data(bare_dsn: s
         )
         # The tables of version 2 are there.
         assert await stores.device_state.requests("OLD") == []
+    assert versions(bare_dsn) == list(range(1, LATEST_VERSION + 1))
+
+
+async def test_a_version_2_database_is_upgraded_keeping_its_transactions(bare_dsn: str) -> None:
+    with psycopg.connect(bare_dsn, autocommit=True) as connection:
+        assert migrate(connection, target=2) == 0
+        for connector, stopped in ((1, False), (2, True)):
+            connection.execute(
+                "INSERT INTO transactions (charge_point_id, connector_id, id_tag, id_tag_key,"
+                " meter_start, start_timestamp, start_timestamp_offset, id_tag_status,"
+                " meter_stop, stop_timestamp, stop_timestamp_offset)"
+                " VALUES ('OLD', %s, 'Tag', 'tag', 100, %s, '+02:00', 'Accepted', %s, %s, %s)",
+                (
+                    connector,
+                    T0,
+                    200 if stopped else None,
+                    T0 + timedelta(hours=1) if stopped else None,
+                    "+00:00" if stopped else None,
+                ),
+            )
+    assert versions(bare_dsn) == [1, 2]
+    start = TransactionStart(
+        charge_point_id="OLD",
+        connector_id=1,
+        id_tag="Tag",
+        meter_start=100,
+        timestamp=T0.astimezone(PLUS_TWO),
+    )
+    async with postgresql_stores(bare_dsn) as stores:
+        txs = stores.transactions
+        active = TransactionRecord(transaction_id=1, start=start)
+        assert await txs.active() == [active]
+        stopped = await txs.get(2)
+        assert stopped is not None
+        assert stopped.stop == TransactionStop(meter_stop=200, timestamp=T0 + timedelta(hours=1))
+        assert stopped.unconfirmed_end is None
+        assert await txs.unconfirmed() == []
+        # A retry of the old start finds it; the old transaction can be marked and completed.
+        assert await txs.start(start) == (active, False)
+        end = UnconfirmedEnd(
+            meter_stop=150, timestamp=T0, cause=UnconfirmedEndCause.BOOT, detected_at=T0
+        )
+        marked = await txs.end_unconfirmed(1, end)
+        assert marked == TransactionRecord(transaction_id=1, start=start, unconfirmed_end=end)
+        assert await txs.active() == []
+        assert await txs.unconfirmed(charge_point_id="OLD") == [marked]
+        assert await txs.unmatched_stops() == []
+        # The tables of version 4 are there.
+        assert await stores.pnc_certificates.installed("OLD") == []
+        assert await stores.pnc_certificates.v2g_expiring(T0) == []
     assert versions(bare_dsn) == list(range(1, LATEST_VERSION + 1))
 
 
@@ -444,6 +672,60 @@ async def test_concurrent_retries_in_one_process_get_one_id(stores: PostgresStor
             group.start_soon(attempt)
     assert len({transaction_id for transaction_id, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 11 + [True]
+
+
+async def test_concurrent_unmatched_stop_retries_are_kept_once(stores: PostgresStores) -> None:
+    stop = UnmatchedStop(
+        charge_point_id="CP1",
+        transaction_id=-1,
+        stop=TransactionStop(meter_stop=10, timestamp=T0),
+        cause=UnmatchedStopCause.NO_TRANSACTION_ID,
+        received_at=T0,
+    )
+    results: list[bool] = []
+
+    async def attempt(minutes: int) -> None:
+        # Retries differ in when they were received, not in their key.
+        retry = UnmatchedStop(
+            charge_point_id=stop.charge_point_id,
+            transaction_id=stop.transaction_id,
+            stop=stop.stop,
+            cause=stop.cause,
+            received_at=T0 + timedelta(minutes=minutes),
+        )
+        results.append(await stores.transactions.add_unmatched_stop(retry))
+
+    async with anyio.create_task_group() as group:
+        for minutes in range(12):
+            group.start_soon(attempt, minutes)
+    assert sorted(results) == [False] * 11 + [True]
+    assert len(await stores.transactions.unmatched_stops()) == 1
+
+
+async def test_concurrent_replacements_of_installed_certificates_never_mix(
+    stores: PostgresStores,
+) -> None:
+    pnc = stores.pnc_certificates
+    kind = GetCertificateIdUse.V2G_ROOT_CERTIFICATE
+
+    def batch(n: int) -> list[InstalledCertificate]:
+        return [
+            InstalledCertificate(
+                charge_point_id="CP1",
+                certificate_type=kind,
+                hash_data=hash_data(f"{n}{i:02d}"),
+                updated_at=T0,
+            )
+            for i in range(20)
+        ]
+
+    batches = {n: batch(n) for n in range(1, 7)}
+    for _ in range(3):
+        async with anyio.create_task_group() as group:
+            for made in batches.values():
+                group.start_soon(pnc.replace_installed, "CP1", [kind], made)
+        serials = {c.hash_data.serial_number for c in await pnc.installed("CP1")}
+        assert serials in [{c.hash_data.serial_number for c in made} for made in batches.values()]
 
 
 # --- failures ---------------------------------------------------------------------------------

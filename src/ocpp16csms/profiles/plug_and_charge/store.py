@@ -4,8 +4,8 @@ Three kinds of record, per charge point: the certificates it has installed (from
 GetInstalledCertificateIds answers and our acknowledged Install/DeleteCertificate), the V2G
 (SECC) certificate signing requests we accepted and have not delivered yet, and its V2G
 certificate's expiry, which the renewal job watches. :class:`PncCertificateStore` is the
-protocol a host implements; :class:`MemoryPncCertificateStore` keeps it in memory and
-``ocpp16csms.stores.sqlite`` in SQLite.
+protocol a host implements; :class:`MemoryPncCertificateStore` keeps it in memory,
+``ocpp16csms.stores.sqlite`` in SQLite and ``ocpp16csms.stores.postgresql`` in PostgreSQL.
 """
 
 from __future__ import annotations

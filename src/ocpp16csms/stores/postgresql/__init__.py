@@ -2,7 +2,7 @@
 
 ``postgresql_stores(dsn)`` returns a :class:`PostgresStores` for one database shared by any
 number of processes. ``docs/stores-postgresql.md`` describes the schema, the guarantees with
-several processes, and the device-state store.
+several processes, the device-state store and the Plug & Charge certificate store.
 """
 
 from .charge_points import PostgresChargePointStore
@@ -12,6 +12,7 @@ from .device_state import PostgresDeviceStateStore
 from .factory import PostgresStores, postgresql_stores
 from .id_tags import PostgresIdTagStore
 from .local_lists import PostgresLocalListStore
+from .pnc_certificates import PostgresPncCertificateStore
 from .reservations import PostgresReservationStore
 from .transactions import PostgresTransactionStore
 
@@ -22,6 +23,7 @@ __all__ = [
     "PostgresDeviceStateStore",
     "PostgresIdTagStore",
     "PostgresLocalListStore",
+    "PostgresPncCertificateStore",
     "PostgresReservationStore",
     "PostgresStores",
     "PostgresTransactionStore",

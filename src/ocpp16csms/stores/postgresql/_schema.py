@@ -201,7 +201,82 @@ _V2 = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 3: transactions marked ended-unconfirmed, and the StopTransactions that closed no
+# transaction. New nullable columns without a default: PostgreSQL adds them without rewriting
+# or scanning the table, and every existing transaction reads as not marked.
+_V3 = (
+    """ALTER TABLE transactions
+        ADD COLUMN unconfirmed_meter_stop bigint,
+        ADD COLUMN unconfirmed_timestamp timestamptz,
+        ADD COLUMN unconfirmed_timestamp_offset interval,
+        ADD COLUMN unconfirmed_cause text,
+        ADD COLUMN unconfirmed_detected_at timestamptz,
+        ADD COLUMN unconfirmed_detected_at_offset interval""",
+    """CREATE INDEX transactions_unconfirmed_by_charge_point ON transactions (charge_point_id)
+        WHERE stop_timestamp IS NULL AND unconfirmed_cause IS NOT NULL""",
+    # A retry (same charge point, transaction id, meterStop and instant) is kept once.
+    """CREATE TABLE unmatched_stops (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        charge_point_id text NOT NULL,
+        transaction_id bigint NOT NULL,
+        meter_stop bigint NOT NULL,
+        stop_timestamp timestamptz NOT NULL,
+        stop_timestamp_offset interval NOT NULL,
+        stop_reason text,
+        stop_id_tag text,
+        cause text NOT NULL,
+        received_at timestamptz NOT NULL,
+        received_at_offset interval NOT NULL,
+        transaction_data text NOT NULL,
+        CONSTRAINT unmatched_stops_once
+            UNIQUE (charge_point_id, transaction_id, meter_stop, stop_timestamp)
+    )""",
+    "CREATE INDEX unmatched_stops_by_charge_point ON unmatched_stops (charge_point_id, seq)",
+)
+
+# Version 4: the Plug & Charge certificate state. An installed certificate's key is its four
+# normalised parts (``certificate_key``), one column each.
+_V4 = (
+    """CREATE TABLE pnc_installed_certificates (
+        charge_point_id text NOT NULL,
+        certificate_type text NOT NULL,
+        key_hash_algorithm text NOT NULL,
+        key_issuer_name_hash text NOT NULL,
+        key_issuer_key_hash text NOT NULL,
+        key_serial_number text NOT NULL,
+        hash_data text NOT NULL,
+        child_hash_data text NOT NULL,
+        certificate text,
+        updated_at timestamptz NOT NULL,
+        updated_at_offset interval NOT NULL,
+        PRIMARY KEY (charge_point_id, certificate_type, key_hash_algorithm,
+            key_issuer_name_hash, key_issuer_key_hash, key_serial_number)
+    )""",
+    """CREATE TABLE pnc_signing_requests (
+        charge_point_id text NOT NULL,
+        request_id text NOT NULL,
+        csr text NOT NULL,
+        certificate_type text NOT NULL,
+        received_at timestamptz NOT NULL,
+        received_at_offset interval NOT NULL,
+        attempts bigint NOT NULL,
+        last_error text,
+        PRIMARY KEY (charge_point_id, request_id)
+    )""",
+    """CREATE TABLE pnc_v2g_certificates (
+        charge_point_id text PRIMARY KEY,
+        not_after timestamptz NOT NULL,
+        not_after_offset interval NOT NULL,
+        installed_at timestamptz NOT NULL,
+        installed_at_offset interval NOT NULL,
+        certificate_chain text,
+        renewal_requested_at timestamptz,
+        renewal_requested_at_offset interval
+    )""",
+    "CREATE INDEX pnc_v2g_certificates_by_expiry ON pnc_v2g_certificates (not_after)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """Migration ``n`` (from 1) brings the schema from version ``n - 1`` to ``n``. Append only:
 a released migration never changes."""
 

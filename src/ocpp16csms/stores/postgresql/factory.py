@@ -16,6 +16,7 @@ from .configuration import PostgresConfigurationStore
 from .device_state import PostgresDeviceStateStore
 from .id_tags import PostgresIdTagStore
 from .local_lists import PostgresLocalListStore
+from .pnc_certificates import PostgresPncCertificateStore
 from .reservations import PostgresReservationStore
 from .transactions import PostgresTransactionStore
 
@@ -24,8 +25,8 @@ __all__ = ["PostgresStores", "postgresql_stores"]
 
 @attrs.frozen(kw_only=True)
 class PostgresStores(Stores):
-    """A complete :class:`~ocpp16csms.stores.Stores` over one PostgreSQL database, plus its
-    :attr:`device_state` store.
+    """A complete :class:`~ocpp16csms.stores.Stores` over one PostgreSQL database, with its
+    :attr:`device_state` and :attr:`pnc_certificates` stores.
 
     Made by :func:`postgresql_stores`; pass it wherever a ``Stores`` goes. The connection pool
     opens, and the schema is brought up to date, on first use (or on ``async with`` /
@@ -35,6 +36,7 @@ class PostgresStores(Stores):
     """
 
     device_state: PostgresDeviceStateStore
+    pnc_certificates: PostgresPncCertificateStore
     _database: Database = attrs.field(alias="database", repr=False, eq=False)
 
     @property
@@ -80,7 +82,8 @@ def postgresql_stores(
     timeout: float = 30.0,
     connect_kwargs: Mapping[str, Any] | None = None,
 ) -> PostgresStores:
-    """All seven stores and the device-state store over the PostgreSQL database ``dsn``.
+    """All seven stores, the device-state store and the Plug & Charge certificate store over
+    the PostgreSQL database ``dsn``.
 
     ``dsn`` is a libpq connection string or URI (``postgresql://user@host/db``); set the schema
     with ``options=-csearch_path=NAME`` in it to keep the tables apart from others. At most
@@ -107,5 +110,6 @@ def postgresql_stores(
         reservations=PostgresReservationStore(database),
         charging_profiles=PostgresChargingProfileStore(database),
         device_state=PostgresDeviceStateStore(database),
+        pnc_certificates=PostgresPncCertificateStore(database),
         database=database,
     )
