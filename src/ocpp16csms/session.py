@@ -35,7 +35,16 @@ from .errors import (
 )
 from .messages.base import Request, Response
 from .registry import ACTIONS
-from .rpc import Call, CallError, CallResult, FrameError, MessageType, encode_frame, parse_frame
+from .rpc import (
+    Call,
+    CallError,
+    CallResult,
+    FrameError,
+    MessageType,
+    encode_frame,
+    is_utf8_text,
+    parse_frame,
+)
 from .rules import (
     ALLOWED_INBOUND_WHILE_NOT_ACCEPTED,
     ALLOWED_OUTBOUND_WHILE_PENDING,
@@ -196,6 +205,22 @@ def _uuid_message_id() -> str:
     return str(uuid.uuid4())
 
 
+# Longest piece of a peer's text quoted in a CALLERROR description.
+_MAX_QUOTED = 64
+
+
+def _sendable(frame: Call | CallResult, what: str) -> str:
+    """The frame's text, or :class:`InvalidRequest` when no text frame could carry it."""
+    try:
+        text = encode_frame(frame)
+    except (TypeError, ValueError) as error:  # NaN or infinity slipped into a payload
+        raise InvalidRequest(f"{what} cannot be encoded as JSON: {error}") from None
+    if not is_utf8_text(text):
+        # A lone surrogate (from a peer's "\ud800" escape) that UTF-8 cannot carry.
+        raise InvalidRequest(f"{what} holds a lone surrogate, which a text frame cannot carry")
+    return text
+
+
 class Session:
     """OCPP-J state of one connection to ``charge_point_id`` (see the module docstring)."""
 
@@ -291,7 +316,7 @@ class Session:
             raise QueueFull(self.charge_point_id, self.max_queued_calls)
         payload = self.codec.encode(request)
         message_id = self._new_id()
-        text = encode_frame(Call(message_id, request.action, payload))
+        text = _sendable(Call(message_id, request.action, payload), request.action)
         self._queue.append(_Outbound(message_id, request, text))
         self._send_next(now)
         return message_id
@@ -353,8 +378,9 @@ class Session:
                 f"{action} is answered with {expected.__name__}, not {type(response).__name__}"
             )
         payload = self.codec.encode(response)
+        text = _sendable(CallResult(message_id, payload), f"the answer to {action}")
         del self._unanswered[message_id]
-        self._outbox.append(encode_frame(CallResult(message_id, payload)))
+        self._outbox.append(text)
 
     def send_error(self, message_id: str, error: OcppError) -> None:
         """Answer the charge point's CALL ``message_id`` with a CALLERROR."""
@@ -407,7 +433,9 @@ class Session:
             ]
         spec = ACTIONS.get(frame.action)
         if spec is None:
-            return self._reject(frame, ActionNotImplemented(f"unknown action {frame.action!r}"))
+            # Quoted, bounded: the name is the peer's and may be anything, of any length.
+            name = repr(frame.action[:_MAX_QUOTED]) + ("…" if len(frame.action) > _MAX_QUOTED else "")
+            return self._reject(frame, ActionNotImplemented(f"unknown action {name}"))
         theirs = (
             spec.sent_by_central_system if self.charge_point_side else spec.sent_by_charge_point
         )
