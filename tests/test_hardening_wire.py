@@ -14,8 +14,8 @@ from ocpp16csms import (
     GenericError,
     PropertyConstraintViolation,
 )
-from ocpp16csms.codec import MessageCodec
 from ocpp16csms import validation as validation_module
+from ocpp16csms.codec import MessageCodec
 from ocpp16csms.converter import parse_datetime
 from ocpp16csms.enums import RegistrationStatus
 from ocpp16csms.messages import (
@@ -146,9 +146,7 @@ def test_the_python_api_still_lists_every_violation(counted_validator: list[int]
     payload = _meter_values_with_bad_units(1_000)
     result = ValidationPolicy().check("MeterValues", payload, action="MeterValues")
     assert len(result.errors) == 1_000
-    first = ValidationPolicy().check(
-        "MeterValues", payload, action="MeterValues", exhaustive=False
-    )
+    first = ValidationPolicy().check("MeterValues", payload, action="MeterValues", exhaustive=False)
     assert len(first.errors) == 1
     assert first.errors[0] == result.errors[0]
 

@@ -7,6 +7,7 @@ under one lock, an abort that fails every waiting caller, and awaitable outbound
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -14,12 +15,34 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from ._logging import get_logger
 from ._pending import PendingCall, PendingCalls
 from .connection import Connection, TransportClosed
 from .messages.base import Request
 from .session import AnswerEvent, CallReceived, Event, Session
 
-__all__ = ["Driver"]
+__all__ = ["Driver", "is_foreign_cancellation"]
+
+log = get_logger("ocpp16csms")
+
+
+def is_foreign_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is a CancelledError some library raised while nobody cancelled us.
+
+    On asyncio a cancellation is real when a cancel scope around this task was cancelled or
+    the task has a cancel request pending (``Task.cancelling()``); a bare
+    ``asyncio.CancelledError`` raised by a store's own code has neither. On trio only trio
+    raises ``trio.Cancelled``, so an ``asyncio.CancelledError`` there is always foreign.
+    """
+    if not isinstance(error, asyncio.CancelledError | anyio.get_cancelled_exc_class()):
+        return False
+    if anyio.current_effective_deadline() == -math.inf:
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not on asyncio
+        return isinstance(error, asyncio.CancelledError)
+    return task is not None and task.cancelling() == 0
 
 
 class Driver:
@@ -70,7 +93,12 @@ class Driver:
                 # Aborted while we waited (disconnect, replacement, closing): a frame buffered
                 # before the close is not processed; the session no longer accepts any.
                 return
-            events = self.session.receive_text(text, anyio.current_time())
+            try:
+                events = self.session.receive_text(text, anyio.current_time())
+            except Exception:
+                # A bug of ours, never the peer's doing: the frame is lost, the link is not.
+                log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
+                continue
             await self.flush()
             for event in events:
                 if isinstance(event, CallReceived):
@@ -114,6 +142,13 @@ class Driver:
                 except TransportClosed:
                     self.abort()
                     return
+                except (UnicodeError, ValueError):
+                    # The session only emits sendable frames; should a transport still refuse
+                    # one, that frame is lost and the link lives on.
+                    log.exception(
+                        "[%s] a frame could not be encoded and was dropped",
+                        self.session.charge_point_id,
+                    )
 
     def abort(self) -> None:
         """Stop taking frames and fail every call waiting on this connection (ConnectionLost)."""

@@ -19,7 +19,7 @@ import anyio
 import anyio.abc
 import attrs
 
-from ._driver import Driver
+from ._driver import Driver, is_foreign_cancellation
 from ._logging import get_logger, message_context
 from .bundle import Stores
 from .codec import MessageCodec
@@ -114,6 +114,11 @@ def _redacted(request: Request[Any]) -> Request[Any]:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _close_replaced(connection: Connection) -> None:
+    with anyio.move_on_after(5):
+        await connection.close(1000, "replaced by a new connection")
 
 
 def _check_request_type(request_type: Any, what: str) -> None:
@@ -424,16 +429,24 @@ class CentralSystem:
 
     async def serve(self, connection: Connection, charge_point_id: str) -> None:
         """Serve one charge point connection until it closes; a newer one for the id wins."""
+        options = self.options
         try:
-            record = await self.stores.charge_points.get(charge_point_id)
-        except Exception:
+            with anyio.fail_after(options.store_timeout):
+                record = await self.stores.charge_points.get(charge_point_id)
+        except Exception as failure:
             # Without the registration state nothing can be answered correctly; the charge
             # point reconnects later (1011: the server met an unexpected condition).
-            log.exception("[%s] charge point store failed; connection closed", charge_point_id)
+            if isinstance(failure, TimeoutError):
+                log.error(
+                    "[%s] charge point store did not answer within %g s; connection closed",
+                    charge_point_id,
+                    options.store_timeout,
+                )
+            else:
+                log.exception("[%s] charge point store failed; connection closed", charge_point_id)
             with anyio.move_on_after(5):
                 await connection.close(1011, "central system temporarily unavailable")
             return
-        options = self.options
         session = Session(
             charge_point_id,
             codec=self.codec,
@@ -441,6 +454,7 @@ class CentralSystem:
             max_queued_calls=options.max_queued_calls,
             registration=record.registration_status if record else None,
             not_accepted_error=options.not_accepted_error,
+            max_concurrent_calls=options.max_concurrent_calls,
         )
         if record is not None and record.boot is not None:
             session.model = record.boot.charge_point_model
@@ -451,8 +465,6 @@ class CentralSystem:
             old.replaced = True
             log.info("[%s] new connection replaces the open one", charge_point_id)
             old.driver.abort()
-            with anyio.move_on_after(5):
-                await old.driver.connection.close(1000, "replaced by a new connection")
         log.info("[%s] connected", charge_point_id)
         await self._emit(ChargePointConnected(charge_point_id))
 
@@ -464,6 +476,9 @@ class CentralSystem:
 
         try:
             async with anyio.create_task_group() as handlers:
+                if old is not None:
+                    # The old peer may be dead: closing it must not hold up the new one.
+                    handlers.start_soon(_close_replaced, old.driver.connection)
                 await link.driver.run(handlers, on_call, on_event)
                 # Let running handlers finish storing what they received; replies are dropped.
                 handlers.cancel_scope.deadline = anyio.current_time() + options.handler_grace
@@ -509,19 +524,46 @@ class CentralSystem:
         response: Response | None = None
         error: OcppError | None = None
         context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
-        try:
-            response = await self._answer(link, request, context)
-        except OcppError as raised:
-            error = raised
-        except Exception:
-            log.exception(
-                "[%s] message %s: handler for %s failed",
+        timeout = self.options.handler_timeout
+        with anyio.move_on_after(timeout) as deadline:
+            try:
+                response = await self._answer(link, request, context)
+            except OcppError as raised:
+                error = raised
+            except Exception:
+                log.exception(
+                    "[%s] message %s: handler for %s failed",
+                    cp,
+                    message_id,
+                    request.action,
+                    extra=extra,
+                )
+                error = InternalError(f"the central system failed to process {request.action}")
+            except BaseException as raised:
+                if not is_foreign_cancellation(raised):
+                    raise
+                # A store or library raised a CancelledError of its own (its own timeout,
+                # say) while nobody cancelled us: a failure like any other, not a shutdown.
+                log.error(
+                    "[%s] message %s: handler for %s raised a CancelledError nobody asked for",
+                    cp,
+                    message_id,
+                    request.action,
+                    exc_info=True,
+                    extra=extra,
+                )
+                error = InternalError(f"the central system failed to process {request.action}")
+        if deadline.cancelled_caught:
+            log.error(
+                "[%s] message %s: handler for %s did not finish within %g s",
                 cp,
                 message_id,
                 request.action,
+                timeout,
                 extra=extra,
             )
-            error = InternalError(f"the central system failed to process {request.action}")
+            response = None
+            error = InternalError(f"the central system did not process {request.action} in time")
         if link.driver.closed:
             log.info("[%s] message %s: answer dropped, disconnected", cp, message_id, extra=extra)
             return
@@ -578,7 +620,33 @@ class CentralSystem:
     async def _run_after_hooks(
         self, request: Request[Any], response: Response, context: CallContext
     ) -> None:
-        for hook in self._after_hooks.get(request.action, ()):
+        hooks = self._after_hooks.get(request.action, ())
+        if not hooks:
+            return
+        timeout = self.options.handler_timeout
+        with anyio.move_on_after(timeout) as deadline:
+            await self._run_hooks(hooks, request, response, context)
+        if deadline.cancelled_caught:
+            log.error(
+                "[%s] message %s: after hooks for %s given up after %g s",
+                context.charge_point_id,
+                context.message_id,
+                request.action,
+                timeout,
+                extra={
+                    "charge_point_id": context.charge_point_id,
+                    "message_id": context.message_id,
+                },
+            )
+
+    async def _run_hooks(
+        self,
+        hooks: Iterable[AfterHook[Any]],
+        request: Request[Any],
+        response: Response,
+        context: CallContext,
+    ) -> None:
+        for hook in hooks:
             try:
                 result = hook(request, response, context)
                 if inspect.isawaitable(result):
