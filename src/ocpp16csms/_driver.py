@@ -7,7 +7,6 @@ under one lock, an abort that fails every waiting caller, and awaitable outbound
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -21,28 +20,9 @@ from .connection import Connection, TransportClosed
 from .messages.base import Request
 from .session import AnswerEvent, CallReceived, Event, Session
 
-__all__ = ["Driver", "is_foreign_cancellation"]
+__all__ = ["Driver"]
 
 log = get_logger("ocpp16csms")
-
-
-def is_foreign_cancellation(error: BaseException) -> bool:
-    """Whether ``error`` is a CancelledError some library raised while nobody cancelled us.
-
-    On asyncio a cancellation is real when a cancel scope around this task was cancelled or
-    the task has a cancel request pending (``Task.cancelling()``); a bare
-    ``asyncio.CancelledError`` raised by a store's own code has neither. On trio only trio
-    raises ``trio.Cancelled``, so an ``asyncio.CancelledError`` there is always foreign.
-    """
-    if not isinstance(error, asyncio.CancelledError | anyio.get_cancelled_exc_class()):
-        return False
-    if anyio.current_effective_deadline() == -math.inf:
-        return False
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:  # not on asyncio
-        return isinstance(error, asyncio.CancelledError)
-    return task is not None and task.cancelling() == 0
 
 
 class Driver:

@@ -19,7 +19,8 @@ import anyio
 import anyio.abc
 import attrs
 
-from ._driver import Driver, is_foreign_cancellation
+from ._driver import Driver
+from ._guard import answer_within, run_within
 from ._logging import get_logger, message_context
 from .bundle import Stores
 from .codec import MessageCodec
@@ -524,46 +525,17 @@ class CentralSystem:
         response: Response | None = None
         error: OcppError | None = None
         context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
-        timeout = self.options.handler_timeout
-        with anyio.move_on_after(timeout) as deadline:
-            try:
-                response = await self._answer(link, request, context)
-            except OcppError as raised:
-                error = raised
-            except Exception:
-                log.exception(
-                    "[%s] message %s: handler for %s failed",
-                    cp,
-                    message_id,
-                    request.action,
-                    extra=extra,
-                )
-                error = InternalError(f"the central system failed to process {request.action}")
-            except BaseException as raised:
-                if not is_foreign_cancellation(raised):
-                    raise
-                # A store or library raised a CancelledError of its own (its own timeout,
-                # say) while nobody cancelled us: a failure like any other, not a shutdown.
-                log.error(
-                    "[%s] message %s: handler for %s raised a CancelledError nobody asked for",
-                    cp,
-                    message_id,
-                    request.action,
-                    exc_info=True,
-                    extra=extra,
-                )
-                error = InternalError(f"the central system failed to process {request.action}")
-        if deadline.cancelled_caught:
-            log.error(
-                "[%s] message %s: handler for %s did not finish within %g s",
-                cp,
-                message_id,
-                request.action,
-                timeout,
-                extra=extra,
-            )
-            response = None
-            error = InternalError(f"the central system did not process {request.action} in time")
+        outcome = await answer_within(
+            lambda: self._answer(link, request, context),
+            self.options.handler_timeout,
+            charge_point_id=cp,
+            message_id=message_id,
+            action=request.action,
+        )
+        if isinstance(outcome, OcppError):
+            error = outcome
+        else:
+            response = outcome
         if link.driver.closed:
             log.info("[%s] message %s: answer dropped, disconnected", cp, message_id, extra=extra)
             return
@@ -621,22 +593,13 @@ class CentralSystem:
         self, request: Request[Any], response: Response, context: CallContext
     ) -> None:
         hooks = self._after_hooks.get(request.action, ())
-        if not hooks:
-            return
-        timeout = self.options.handler_timeout
-        with anyio.move_on_after(timeout) as deadline:
-            await self._run_hooks(hooks, request, response, context)
-        if deadline.cancelled_caught:
-            log.error(
-                "[%s] message %s: after hooks for %s given up after %g s",
-                context.charge_point_id,
-                context.message_id,
-                request.action,
-                timeout,
-                extra={
-                    "charge_point_id": context.charge_point_id,
-                    "message_id": context.message_id,
-                },
+        if hooks:
+            await run_within(
+                lambda: self._run_hooks(hooks, request, response, context),
+                self.options.handler_timeout,
+                charge_point_id=context.charge_point_id,
+                message_id=context.message_id,
+                what=f"after hooks for {request.action}",
             )
 
     async def _run_hooks(
