@@ -12,11 +12,14 @@ from .handshake import (
     decide,
     password_check_needed,
     select_subprotocol,
+    single_header,
 )
+from .throttle import AuthThrottle
 
 __all__ = [
     "MAX_CHARGE_POINT_ID_LENGTH",
     "SUBPROTOCOL",
+    "AuthThrottle",
     "HandshakeOptions",
     "HandshakeRefused",
     "Peer",
@@ -25,4 +28,5 @@ __all__ = [
     "decide",
     "password_check_needed",
     "select_subprotocol",
+    "single_header",
 ]

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+import secrets
 from collections.abc import Iterable
+from functools import cache
 from urllib.parse import unquote
 
 import attrs
 
 from ..errors import RemoteProtocolError
-from ..profiles.security.passwords import verify_password
+from ..profiles.security.passwords import DEFAULT_ITERATIONS, hash_password, verify_password
 from ..stores import ChargePointRecord
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "decide",
     "password_check_needed",
     "select_subprotocol",
+    "single_header",
 ]
 
 SUBPROTOCOL = "ocpp1.6"
@@ -39,12 +43,16 @@ MAX_CHARGE_POINT_ID_LENGTH = 48
 
 
 class HandshakeRefused(RemoteProtocolError):
-    """The upgrade is refused with HTTP ``status``; nothing reaches the central system."""
+    """The upgrade is refused with HTTP ``status``; nothing reaches the central system.
 
-    def __init__(self, status: int, reason: str) -> None:
+    ``retry_after`` (seconds) goes out as a ``Retry-After`` header (429 and 503).
+    """
+
+    def __init__(self, status: int, reason: str, *, retry_after: float | None = None) -> None:
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after
 
 
 @attrs.frozen(kw_only=True)
@@ -60,6 +68,18 @@ class HandshakeOptions:
     the central system's unknown-charge-point policy) with ``default_security_profile``."""
     default_security_profile: int = 0
     max_id_length: int = MAX_CHARGE_POINT_ID_LENGTH
+    allow_unsafe_ids: bool = False
+    """Accept ids that are dot segments (``.``, ``..``) or hold a ``/`` (sent as ``%2F``), and
+    paths with dot segments. Refused (400) by default: hosts build file paths, URLs and keys
+    from ids, and proxies normalise such paths differently."""
+    password_check_threads: int = attrs.field(default=2)
+    """Worker threads that may hash passwords at once (PBKDF2 takes tens of milliseconds);
+    further checks wait their turn, so a connect storm cannot take every thread."""
+
+    @password_check_threads.validator
+    def _check_threads(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"password_check_threads must be a whole number >= 1, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -72,21 +92,30 @@ class Peer:
     tls: bool = False
     client_certificate_names: tuple[str, ...] = ()
     """Common names in the subject of a verified TLS client certificate (profile 3)."""
+    address: str | None = None
+    """The client's network address, when known (failed authentications are counted per
+    address, see :class:`~ocpp16csms.transports.AuthThrottle`)."""
 
 
 def charge_point_id_from_path(path: str, options: HandshakeOptions) -> str:
-    """The URL-decoded last path segment under the prefix; refuse an empty or over-long id."""
+    """The URL-decoded last path segment under the prefix; refuse an empty or over-long id,
+    and (unless ``allow_unsafe_ids``) a dot segment or an id holding ``/``."""
     path = path.split("?", 1)[0]
     prefix = options.path_prefix.rstrip("/")
     if prefix and not (path == prefix or path.startswith(prefix + "/")):
         raise HandshakeRefused(404, f"no OCPP endpoint at {path!r}")
     raw = path[len(prefix) :].strip("/") if prefix else path.strip("/")
-    if "/" in raw:
-        raw = raw.rsplit("/", 1)[1]
+    segments = raw.split("/")
+    raw = segments[-1]
     try:
         charge_point_id = unquote(raw, errors="strict") if raw else ""
     except UnicodeDecodeError:
         raise HandshakeRefused(400, "the charge point id is not UTF-8") from None
+    if not options.allow_unsafe_ids and (
+        "/" in charge_point_id
+        or any(unquote(segment, errors="replace") in (".", "..") for segment in segments)
+    ):
+        raise HandshakeRefused(400, "a charge point id may not be '.' or '..' nor hold '/'")
     if not charge_point_id:
         raise HandshakeRefused(404, "the path names no charge point")
     if len(charge_point_id) > options.max_id_length:
@@ -109,8 +138,20 @@ def select_subprotocol(offered: Iterable[str], options: HandshakeOptions) -> str
     return None
 
 
+def single_header(name: str, values: Iterable[str]) -> str | None:
+    """The one value of header ``name``, None when absent; 400 when it is sent more than once
+    (two ``Authorization`` headers are an attack or a broken client, never a choice to make)."""
+    found = list(values)
+    if len(found) > 1:
+        raise HandshakeRefused(400, f"more than one {name} header")
+    return found[0] if found else None
+
+
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
-    """The (username, password) of an HTTP Basic ``Authorization`` header, or None."""
+    """The (username, password) of an HTTP Basic ``Authorization`` header, or None.
+
+    None too when either holds a control character: PBKDF2 pads its key with NULs, so
+    ``"pw\\x00"`` would otherwise pass for ``"pw"``."""
     if not authorization:
         return None
     scheme, _, value = authorization.strip().partition(" ")
@@ -122,13 +163,45 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         # ValueError: a header value with non-ASCII characters cannot be base64.
         return None
     username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
+    if not sep or _CONTROL.search(decoded):
+        return None
+    return username, password
 
 
 def password_check_needed(record: ChargePointRecord | None, options: HandshakeOptions) -> bool:
-    """Whether :func:`decide` will verify a password (profiles 1 and 2): the slow part."""
+    """Whether :func:`decide` may hash a password (profiles 1 and 2, or an unknown id that is
+    refused like a wrong password): the slow part, to run off the event loop."""
+    if record is None and not options.allow_unknown_charge_points:
+        return True
     profile = record.security_profile if record is not None else options.default_security_profile
     return profile in (1, 2)
+
+
+_BASIC_FAILED = "HTTP Basic authentication failed"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CERTIFICATE_FAILED = "the client certificate does not name this charge point"
+
+
+@cache
+def _dummy_hash() -> str:
+    # What a password is checked against when there is no usable hash: the same work as a
+    # real check, so the time taken does not tell registered ids from others.
+    return hash_password(secrets.token_urlsafe(16), iterations=DEFAULT_ITERATIONS)
+
+
+def _usable(password_hash: str | None) -> bool:
+    return password_hash is not None and len(password_hash.split("$")) == 4
+
+
+def _password_matches(peer: Peer, charge_point_id: str, password_hash: str | None) -> bool:
+    credentials = basic_credentials(peer.authorization)
+    if credentials is None:
+        return False
+    username, password = credentials
+    # Hashed whatever the username and whether a hash is stored: equal work for every refusal.
+    stored = password_hash if _usable(password_hash) else None
+    matches = verify_password(password, stored or _dummy_hash())
+    return matches and stored is not None and username == charge_point_id
 
 
 def decide(
@@ -138,13 +211,13 @@ def decide(
 
     Security profiles (whitepaper §2): 0 no authentication; 1 Basic auth; 2 Basic auth over
     TLS; 3 TLS with a client certificate naming the charge point. The Basic username must be
-    the charge point id and the password must match the stored hash.
+    the charge point id and the password must match the stored hash. An unknown charge point
+    (a ``record`` of None), when not allowed, is refused as a failed authentication is, after
+    the same work, so that neither the status nor the time tells which ids are registered.
     """
     charge_point_id = charge_point_id_from_path(peer.path, options)
     subprotocol = select_subprotocol(peer.subprotocols, options)
     if record is None:
-        if not options.allow_unknown_charge_points:
-            raise HandshakeRefused(404, "unknown charge point")
         profile = options.default_security_profile
         password_hash = None
     else:
@@ -152,15 +225,14 @@ def decide(
         password_hash = record.password_hash
     if profile >= 2 and not peer.tls:
         raise HandshakeRefused(403, f"security profile {profile} requires TLS")
+    if record is None and not options.allow_unknown_charge_points:
+        if profile == 3:
+            raise HandshakeRefused(401, _CERTIFICATE_FAILED)
+        _password_matches(peer, charge_point_id, None)
+        raise HandshakeRefused(401, _BASIC_FAILED)
     if profile in (1, 2):
-        credentials = basic_credentials(peer.authorization)
-        if (
-            credentials is None
-            or credentials[0] != charge_point_id
-            or password_hash is None
-            or not verify_password(credentials[1], password_hash)
-        ):
-            raise HandshakeRefused(401, "HTTP Basic authentication failed")
+        if not _password_matches(peer, charge_point_id, password_hash):
+            raise HandshakeRefused(401, _BASIC_FAILED)
     elif profile == 3 and charge_point_id not in peer.client_certificate_names:
-        raise HandshakeRefused(401, "the client certificate does not name this charge point")
+        raise HandshakeRefused(401, _CERTIFICATE_FAILED)
     return charge_point_id, subprotocol
