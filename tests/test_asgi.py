@@ -400,7 +400,7 @@ async def test_unknown_charge_points(start_server: Callable[..., RunningServer])
     closed = start_server(
         OcppAsgiApp(closed_cs, options=HandshakeOptions(allow_unknown_charge_points=False))
     )
-    await refused(closed.url, "NEW-1", 401)  # as a failed authentication (docs/security.md)
+    await refused(closed.url, "NEW-1", 404)
     assert not closed_cs.is_connected("NEW-1")
     async with connect_simulator(closed.url, "CP1") as cp:
         assert (await cp.call(BOOT)).status is RegistrationStatus.ACCEPTED

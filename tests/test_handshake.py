@@ -350,7 +350,7 @@ def test_unknown_charge_points_get_the_default_profile(
 
 
 @pytest.mark.parametrize(("profile", "tls", "authorization", "certs", "_status"), PROFILE_CASES)
-def test_unknown_charge_points_are_refused_as_failed_authentication_when_not_allowed(
+def test_unknown_charge_points_are_404_when_not_allowed(
     profile: int,
     tls: bool,
     authorization: str | None,
@@ -359,9 +359,7 @@ def test_unknown_charge_points_are_refused_as_failed_authentication_when_not_all
 ) -> None:
     options = HandshakeOptions(allow_unknown_charge_points=False, default_security_profile=profile)
     p = peer(authorization, tls=tls, certs=certs)
-    # Neither the status nor the reason tells an unknown id from a failed authentication.
-    expected = 403 if profile >= 2 and not tls else 401
-    assert refused(decide, p, None, options).status == expected
+    assert refused(decide, p, None, options).status == 404
     # ... while the same peer, known, meets its profile
     if _status is None:
         assert decide(p, record(profile), options) == ("CP1", "ocpp1.6")

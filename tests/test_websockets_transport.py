@@ -566,14 +566,13 @@ async def test_an_unknown_charge_point_is_allowed_by_default() -> None:
     assert ChargePointConnected("NEW") in events
 
 
-async def test_an_unknown_charge_point_is_refused_as_unauthenticated_when_not_allowed() -> None:
+async def test_an_unknown_charge_point_is_404_when_not_allowed() -> None:
     cs = central_system(record("CP1"))
     events = watch(cs)
     options = WebSocketOptions(handshake=HandshakeOptions(allow_unknown_charge_points=False))
     with anyio.fail_after(TIMEOUT):
         async with running(cs, options=options) as server:
-            # As a failed authentication is: the status does not tell registered ids apart.
-            assert await refused_status(url(server), "NEW") == 401
+            assert await refused_status(url(server), "NEW") == 404
             async with connect_simulator(url(server), "CP1") as cp:
                 assert (await cp.call(HeartbeatRequest())) is not None
     assert [

@@ -169,17 +169,15 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 
 
 def password_check_needed(record: ChargePointRecord | None, options: HandshakeOptions) -> bool:
-    """Whether :func:`decide` may hash a password (profiles 1 and 2, or an unknown id that is
-    refused like a wrong password): the slow part, to run off the event loop."""
+    """Whether :func:`decide` may hash a password (profiles 1 and 2, or an unknown id refused
+    after the same work): the slow part, to run off the event loop."""
     if record is None and not options.allow_unknown_charge_points:
         return True
     profile = record.security_profile if record is not None else options.default_security_profile
     return profile in (1, 2)
 
 
-_BASIC_FAILED = "HTTP Basic authentication failed"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CERTIFICATE_FAILED = "the client certificate does not name this charge point"
 
 
 @cache
@@ -211,13 +209,16 @@ def decide(
 
     Security profiles (whitepaper §2): 0 no authentication; 1 Basic auth; 2 Basic auth over
     TLS; 3 TLS with a client certificate naming the charge point. The Basic username must be
-    the charge point id and the password must match the stored hash. An unknown charge point
-    (a ``record`` of None), when not allowed, is refused as a failed authentication is, after
-    the same work, so that neither the status nor the time tells which ids are registered.
+    the charge point id and the password must match the stored hash. Whenever credentials
+    come, a password is hashed, against a dummy when there is no usable stored hash (an
+    unknown id, a record without one), so the time taken does not tell registered ids apart.
     """
     charge_point_id = charge_point_id_from_path(peer.path, options)
     subprotocol = select_subprotocol(peer.subprotocols, options)
     if record is None:
+        if not options.allow_unknown_charge_points:
+            _password_matches(peer, charge_point_id, None)  # the work of a wrong password
+            raise HandshakeRefused(404, "unknown charge point")
         profile = options.default_security_profile
         password_hash = None
     else:
@@ -225,14 +226,9 @@ def decide(
         password_hash = record.password_hash
     if profile >= 2 and not peer.tls:
         raise HandshakeRefused(403, f"security profile {profile} requires TLS")
-    if record is None and not options.allow_unknown_charge_points:
-        if profile == 3:
-            raise HandshakeRefused(401, _CERTIFICATE_FAILED)
-        _password_matches(peer, charge_point_id, None)
-        raise HandshakeRefused(401, _BASIC_FAILED)
     if profile in (1, 2):
         if not _password_matches(peer, charge_point_id, password_hash):
-            raise HandshakeRefused(401, _BASIC_FAILED)
+            raise HandshakeRefused(401, "HTTP Basic authentication failed")
     elif profile == 3 and charge_point_id not in peer.client_certificate_names:
-        raise HandshakeRefused(401, _CERTIFICATE_FAILED)
+        raise HandshakeRefused(401, "the client certificate does not name this charge point")
     return charge_point_id, subprotocol
