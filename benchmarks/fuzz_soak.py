@@ -37,7 +37,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import AsyncExitStack
+from collections.abc import Callable
+from contextlib import AsyncExitStack, suppress
 from typing import Any
 
 import attrs
@@ -61,7 +62,10 @@ WINDOW = 16  # CALLs a client keeps waiting for at once
 MAX_FRAME = 2**16  # the server's frame size limit in this run (small, so oversize is cheap)
 
 NOW = "2024-05-01T12:00:00Z"
-METER = {"timestamp": NOW, "sampledValue": [{"value": "12.5", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}
+METER = {
+    "timestamp": NOW,
+    "sampledValue": [{"value": "12.5", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}],
+}
 VALID: dict[str, dict[str, Any]] = {
     "Authorize": {"idTag": "TAG"},
     "BootNotification": {"chargePointVendor": "Fuzz", "chargePointModel": "F1"},
@@ -72,11 +76,24 @@ VALID: dict[str, dict[str, Any]] = {
     "LogStatusNotification": {"status": "Idle", "requestId": 1},
     "MeterValues": {"connectorId": 1, "transactionId": 1, "meterValue": [METER]},
     "SecurityEventNotification": {"type": "StartupOfTheDevice", "timestamp": NOW},
-    "SignCertificate": {"csr": "-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----"},
+    "SignCertificate": {
+        "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----"
+    },
     "SignedFirmwareStatusNotification": {"status": "Idle", "requestId": 1},
     "StartTransaction": {"connectorId": 1, "idTag": "TAG", "meterStart": 0, "timestamp": NOW},
-    "StatusNotification": {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": NOW},
-    "StopTransaction": {"meterStop": 10, "timestamp": NOW, "transactionId": 1, "reason": "Local", "transactionData": [METER]},
+    "StatusNotification": {
+        "connectorId": 1,
+        "errorCode": "NoError",
+        "status": "Available",
+        "timestamp": NOW,
+    },
+    "StopTransaction": {
+        "meterStop": 10,
+        "timestamp": NOW,
+        "transactionId": 1,
+        "reason": "Local",
+        "transactionData": [METER],
+    },
 }
 ACTIONS = sorted(VALID)
 
@@ -94,7 +111,17 @@ def _hostile_values(rng: random.Random) -> Any:
     if choice == 4:
         return 10 ** rng.randrange(19, 400)
     if choice == 5:
-        return rng.choice(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+00:01", "2016-12-31T23:59:60Z", "2024-05-01t12:00:00z", "2024-05-01T12:00:00.123456789123Z", "2024-05-01T12:00:00", "2024-02-30T00:00:00Z"])
+        return rng.choice(
+            [
+                "9999-12-31T23:59:59-23:59",
+                "0001-01-01T00:00:00+00:01",
+                "2016-12-31T23:59:60Z",
+                "2024-05-01t12:00:00z",
+                "2024-05-01T12:00:00.123456789123Z",
+                "2024-05-01T12:00:00",
+                "2024-02-30T00:00:00Z",
+            ]
+        )
     if choice == 6:
         return "x" * rng.choice([20, 21, 25, 26, 50, 51, 255, 256, 500, 501, 5000])
     if choice == 7:
@@ -252,7 +279,9 @@ class Report:
                 "count": len(self.probe_latencies),
                 "failures": self.probe_failures,
                 "p50_ms": round(statistics.median(latencies) * 1000, 2),
-                "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1 if len(latencies) > 1 else 0] * 1000, 2),
+                "p99_ms": round(
+                    latencies[int(len(latencies) * 0.99) - 1 if len(latencies) > 1 else 0] * 1000, 2
+                ),
                 "max_ms": round(latencies[-1] * 1000, 2),
             },
             "rss_mib": {
@@ -313,7 +342,9 @@ class _Client:
         roll = rng.random()
         if roll < 0.0005:
             self.closing_for_size = True
-            return json.dumps([2, f"o{self.serial}", "DataTransfer", {"vendorId": "v", "data": "x" * MAX_FRAME}]), None
+            return json.dumps(
+                [2, f"o{self.serial}", "DataTransfer", {"vendorId": "v", "data": "x" * MAX_FRAME}]
+            ), None
         if roll < 0.25:
             return _garbage(rng, self.serial), None
         message_id = f"e{self.serial}"
@@ -329,7 +360,13 @@ class _Client:
     async def run(self, frames: int, deadline: float) -> None:
         sent = 0
         while sent < frames and time.monotonic() < deadline:
-            async with connect(self.url + "/" + self.name, subprotocols=["ocpp1.6"], max_size=None, open_timeout=10, compression=None) as websocket:  # type: ignore[list-item]
+            async with connect(
+                self.url + "/" + self.name,
+                subprotocols=["ocpp1.6"],
+                max_size=None,
+                open_timeout=10,
+                compression=None,
+            ) as websocket:  # type: ignore[list-item]
                 self.closing_for_size = False
                 reader = asyncio.create_task(self._read(websocket))
                 try:
@@ -337,7 +374,10 @@ class _Client:
                         frame, expected = self._next_frame()
                         if expected is not None:
                             await self.window.acquire()
-                            self.waiting[expected] = (time.monotonic(), frame if isinstance(frame, str) else "")
+                            self.waiting[expected] = (
+                                time.monotonic(),
+                                frame if isinstance(frame, str) else "",
+                            )
                             self.report.calls_expected += 1
                         try:
                             await websocket.send(frame)
@@ -353,10 +393,8 @@ class _Client:
                     await self._drain(deadline)
                 finally:
                     reader.cancel()
-                    try:
+                    with suppress(asyncio.CancelledError):
                         await reader
-                    except asyncio.CancelledError:
-                        pass
             self._abandon()
 
     async def _drain(self, deadline: float) -> None:
@@ -383,7 +421,9 @@ class _Client:
         if code == 1009 and self.closing_for_size:
             self.report.oversize_closes += 1
         else:
-            self.report.unexpected_closes.append(f"{self.name}: closed {code} {websocket.close_reason!r}")
+            self.report.unexpected_closes.append(
+                f"{self.name}: closed {code} {websocket.close_reason!r}"
+            )
 
     def _reply(self, text: str | bytes) -> None:
         frame = json.loads(text)
@@ -396,7 +436,9 @@ class _Client:
             self.window.release()
         if frame[0] == 4 and frame[2] == "InternalError":
             sent = waited[1] if waited else "?"
-            self.report.internal_errors.append(f"{self.name} {frame[1]}: {frame[3]} <- {sent[:200]}")
+            self.report.internal_errors.append(
+                f"{self.name} {frame[1]}: {frame[3]} <- {sent[:200]}"
+            )
 
     def check_hangs(self) -> None:
         now = time.monotonic()
@@ -425,10 +467,8 @@ async def _probe(url: str, report: Report, stop: asyncio.Event) -> None:
                 report.probe_failures += 1
                 if isinstance(websocket.close_code, int):
                     return
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.1)
-            except TimeoutError:
-                pass
 
 
 async def run(
@@ -438,8 +478,10 @@ async def run(
     seconds: float = 60.0,
     seed: int = 1,
     store: str = "memory",
+    configure: Callable[[CentralSystem], None] | None = None,
 ) -> Report:
-    """One fuzz and soak run; see the module docstring."""
+    """One fuzz and soak run; see the module docstring. ``configure`` may change the central
+    system before it serves (tests plant a fault this way to see it reported)."""
     report = Report()
     names = [f"FUZZ{n}" for n in range(clients)]
     records = [
@@ -457,17 +499,26 @@ async def run(
             stores: Stores
             if store == "sqlite":
                 directory = stack.enter_context(tempfile.TemporaryDirectory())
-                stores = await stack.enter_async_context(sqlite_stores(os.path.join(directory, "fuzz.sqlite3")))
+                stores = await stack.enter_async_context(
+                    sqlite_stores(os.path.join(directory, "fuzz.sqlite3"))
+                )
                 for record in records:
                     await stores.charge_points.save(record)
                 await stores.id_tags.save(IdTagRecord(id_tag="TAG"))
             else:
                 stores = memory_stores(charge_points=records, id_tags=[IdTagRecord(id_tag="TAG")])
             options = CentralSystemOptions(
-                heartbeat_interval=3600, unknown_charge_points="accept", call_timeout=2.0, handler_timeout=3.0
+                heartbeat_interval=3600,
+                unknown_charge_points="accept",
+                call_timeout=2.0,
+                handler_timeout=3.0,
             )
             cs = await stack.enter_async_context(CentralSystem(stores, options))
-            server = await serve(cs, "127.0.0.1", 0, options=WebSocketOptions(max_frame_size=MAX_FRAME))
+            if configure is not None:
+                configure(cs)
+            server = await serve(
+                cs, "127.0.0.1", 0, options=WebSocketOptions(max_frame_size=MAX_FRAME)
+            )
             await stack.enter_async_context(server)
             url = f"ws://127.0.0.1:{server.port}/ocpp"
             report.rss_start_mib = _rss_mib()
@@ -509,7 +560,15 @@ def main() -> None:
     parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # findings are collected, not printed
-    report = asyncio.run(run(frames=args.frames, clients=args.clients, seconds=args.seconds, seed=args.seed, store=args.store))
+    report = asyncio.run(
+        run(
+            frames=args.frames,
+            clients=args.clients,
+            seconds=args.seconds,
+            seed=args.seed,
+            store=args.store,
+        )
+    )
     print(json.dumps(report.summary(), indent=2, ensure_ascii=True))
     sys.exit(0 if report.ok else 1)
 
