@@ -44,6 +44,7 @@ from typing import Any
 import attrs
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from ocpp16csms import (
     CentralSystem,
@@ -362,11 +363,11 @@ class _Client:
         while sent < frames and time.monotonic() < deadline:
             async with connect(
                 self.url + "/" + self.name,
-                subprotocols=["ocpp1.6"],
+                subprotocols=[Subprotocol("ocpp1.6")],
                 max_size=None,
                 open_timeout=10,
                 compression=None,
-            ) as websocket:  # type: ignore[list-item]
+            ) as websocket:
                 self.closing_for_size = False
                 reader = asyncio.create_task(self._read(websocket))
                 try:
@@ -450,7 +451,9 @@ class _Client:
 
 
 async def _probe(url: str, report: Report, stop: asyncio.Event) -> None:
-    async with connect(url + "/PROBE", subprotocols=["ocpp1.6"], open_timeout=10) as websocket:  # type: ignore[list-item]
+    async with connect(
+        url + "/PROBE", subprotocols=[Subprotocol("ocpp1.6")], open_timeout=10
+    ) as websocket:
         serial = 0
         while not stop.is_set():
             serial += 1
