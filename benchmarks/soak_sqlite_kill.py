@@ -97,7 +97,8 @@ class Ledger:
     stopped: set[int] = attrs.field(factory=set)
     meter_values: dict[int, list[str]] = attrs.field(factory=dict)  # id → timestamps
     acknowledged: int = 0
-    retried_same_id: int = 0
+    retried_same_id: int = 0  # starts sent again that got the id they had
+    lost_answer_same_id: int = 0  # of those, starts whose first answer died with the server
 
 
 def _start_payload(serial: int) -> dict[str, Any]:
@@ -162,6 +163,7 @@ class _ChargePoint:
                 if self.stored_before_kill != transaction_id:
                     raise AssertionError("a start stored before the kill got a new id")
                 ledger.retried_same_id += 1
+                ledger.lost_answer_same_id += 1
                 self.stored_before_kill = None
             known = ledger.started.get(key)
             if known is not None:
@@ -307,7 +309,8 @@ def main() -> None:
                     "stopped": len(ledger.stopped),
                     "meter_values": sum(len(v) for v in ledger.meter_values.values()),
                     "starts_sent_again_with_the_same_id": ledger.retried_same_id,
-                    "lost": 0,
+                    "of_which_first_answer_lost_in_the_kill": ledger.lost_answer_same_id,
+                    "lost": 0,  # any loss stops the run with an AssertionError
                 },
                 indent=2,
             )
