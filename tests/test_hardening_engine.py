@@ -343,3 +343,55 @@ def test_the_new_options_are_checked() -> None:
         10.0,
         8,
     )
+
+
+# --- shutdown, disconnect and observers are bounded too ------------------------------------
+
+
+class StuckShutdown(MemoryConnection):
+    """A dead peer: no close ever completes."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await anyio.sleep_forever()
+
+
+async def test_closing_dead_peers_is_bounded_and_concurrent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ocpp16csms._guard as guard
+
+    monkeypatch.setattr(guard, "CLOSE_TIMEOUT", 0.2)
+    cs = make_central_system(charge_points=("A", "B", "C"))
+    pairs = [memory_connection_pair() for _ in range(3)]
+    async with anyio.create_task_group() as group:
+        for name, (ours, _) in zip("ABC", pairs, strict=True):
+            group.start_soon(cs.serve, StuckShutdown(ours._incoming, ours._outgoing), name)
+        await wait_until(lambda: len(cs.connected_charge_points) == 3)
+        started = anyio.current_time()
+        await cs.disconnect("A")
+        assert 0.2 <= anyio.current_time() - started < 0.5
+        started = anyio.current_time()
+        await cs.aclose()
+        assert anyio.current_time() - started < 0.5  # one bound for all, not one each
+        group.cancel_scope.cancel()
+    for ours, theirs in pairs:
+        await MemoryConnection.close(ours)
+        await theirs.close()
+
+
+async def test_a_hanging_observer_does_not_hold_up_the_charge_point(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cs = make_central_system(handler_timeout=0.2)
+
+    @cs.observe
+    async def hang(event: object) -> None:
+        await anyio.sleep_forever()
+
+    async with served(cs) as peer:
+        started = anyio.current_time()
+        await heartbeat_works(peer)
+        assert anyio.current_time() - started < 2
+    assert any(
+        "observer" in r.getMessage() and "given up" in r.getMessage() for r in caplog.records
+    )

@@ -13,12 +13,22 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from ._logging import get_logger
+from .connection import Connection
 from .errors import InternalError, OcppError
 from .messages.base import Response
 
-__all__ = ["answer_within", "is_foreign_cancellation", "run_within"]
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "answer_within",
+    "close_within",
+    "is_foreign_cancellation",
+    "run_within",
+]
 
 log = get_logger("ocpp16csms")
+
+CLOSE_TIMEOUT = 5.0
+"""Seconds a close may take (a dead peer never completes it) before it is given up."""
 
 
 def is_foreign_cancellation(error: BaseException) -> bool:
@@ -113,3 +123,9 @@ async def run_within(
             timeout,
             extra={"charge_point_id": charge_point_id, "message_id": message_id},
         )
+
+
+async def close_within(connection: Connection, code: int, reason: str) -> None:
+    """Close ``connection``, giving up after :data:`CLOSE_TIMEOUT` seconds."""
+    with anyio.move_on_after(CLOSE_TIMEOUT):
+        await connection.close(code, reason)

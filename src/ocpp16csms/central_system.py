@@ -20,7 +20,7 @@ import anyio.abc
 import attrs
 
 from ._driver import Driver
-from ._guard import answer_within, run_within
+from ._guard import answer_within, close_within, run_within
 from ._logging import get_logger, message_context
 from .bundle import Stores
 from .codec import MessageCodec
@@ -115,11 +115,6 @@ def _redacted(request: Request[Any]) -> Request[Any]:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _close_replaced(connection: Connection) -> None:
-    with anyio.move_on_after(5):
-        await connection.close(1000, "replaced by a new connection")
 
 
 def _check_request_type(request_type: Any, what: str) -> None:
@@ -445,8 +440,7 @@ class CentralSystem:
                 )
             else:
                 log.exception("[%s] charge point store failed; connection closed", charge_point_id)
-            with anyio.move_on_after(5):
-                await connection.close(1011, "central system temporarily unavailable")
+            await close_within(connection, 1011, "central system temporarily unavailable")
             return
         session = Session(
             charge_point_id,
@@ -479,7 +473,9 @@ class CentralSystem:
             async with anyio.create_task_group() as handlers:
                 if old is not None:
                     # The old peer may be dead: closing it must not hold up the new one.
-                    handlers.start_soon(_close_replaced, old.driver.connection)
+                    handlers.start_soon(
+                        close_within, old.driver.connection, 1000, "replaced by a new connection"
+                    )
                 await link.driver.run(handlers, on_call, on_event)
                 # Let running handlers finish storing what they received; replies are dropped.
                 handlers.cancel_scope.deadline = anyio.current_time() + options.handler_grace
@@ -489,8 +485,7 @@ class CentralSystem:
                 del self._links[charge_point_id]
             log.info("[%s] disconnected", charge_point_id)
             with anyio.CancelScope(shield=True):
-                with anyio.move_on_after(5):
-                    await connection.close(1000, "")
+                await close_within(connection, 1000, "")
                 await self._emit(ChargePointDisconnected(charge_point_id, link.replaced))
 
     # -- events from the session ---------------------------------------------------------------
@@ -675,22 +670,25 @@ class CentralSystem:
         link = self._links.get(charge_point_id)
         if link is not None:
             link.driver.abort()
-            await link.driver.connection.close(1000, reason)
+            await close_within(link.driver.connection, 1000, reason)
 
     async def aclose(self) -> None:
         """Close every connection; pending calls fail with :class:`ConnectionLost`."""
-        for link in list(self._links.values()):
-            link.driver.abort()
-            with anyio.move_on_after(5):
-                await link.driver.connection.close(1001, "central system shutting down")
+        async with anyio.create_task_group() as closing:  # a dead peer delays no other
+            for link in list(self._links.values()):
+                link.driver.abort()
+                closing.start_soon(close_within, link.driver.connection, 1001, "shutting down")
 
     # -- observers -----------------------------------------------------------------------------
 
     async def _emit(self, event: object) -> None:
         for observer in self._observers:
-            try:
-                result = observer(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("observer %r failed on %r", observer, event)
+            with anyio.move_on_after(self.options.handler_timeout) as deadline:
+                try:
+                    result = observer(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("observer %r failed on %r", observer, event)
+            if deadline.cancelled_caught:
+                log.error("observer %r given up on %r after handler_timeout", observer, event)

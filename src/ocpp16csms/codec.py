@@ -87,7 +87,9 @@ class MessageCodec:
         """The payload of ``message``; raise :class:`InvalidRequest` when it breaks its schema."""
         payload: dict[str, Any] = self._strict.unstructure(message)
         if self.policy.validate_outbound:
-            result = self.policy.check(message.schema_name, payload, action=message.action)
+            result = self.policy.check(
+                message.schema_name, payload, action=message.action, exhaustive=False
+            )
             if result.errors:
                 raise InvalidRequest(_describe(message, result.errors[0]))
         return payload
