@@ -66,9 +66,8 @@ def _not_rfc3339(text: str) -> str:
         naive = datetime.fromisoformat(text).tzinfo is None
     except ValueError:
         naive = False
-    if naive:
-        return f"{_glimpse(text)} has no UTC offset; OCPP date-times must carry one"
-    return f"{_glimpse(text)} is not an RFC 3339 date-time"
+    reason = ": it has no UTC offset, which OCPP date-times must carry" if naive else ""
+    return f"{_glimpse(text)} is not an RFC 3339 date-time{reason}"
 
 
 def _from_rfc3339(text: str) -> datetime:
