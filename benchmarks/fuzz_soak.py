@@ -314,7 +314,7 @@ def _rss_mib() -> float:
 
 class _Crashes(logging.Handler):
     """Collects what the library logs at ERROR and above: each one is a finding (a handler
-past its deadline is counted apart: with a slow store it is load, not a bug)."""
+    past its deadline is counted apart: with a slow store it is load, not a bug)."""
 
     def __init__(self, report: Report) -> None:
         super().__init__(logging.ERROR)
