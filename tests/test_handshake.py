@@ -57,8 +57,6 @@ def refused(call: Any, *args: Any) -> HandshakeRefused:
         ("/ocpp/CP1?", "CP1"),
         ("/ocpp/site-7/CP1", "CP1"),  # the last segment under the prefix
         ("/ocpp/CP%201", "CP 1"),
-        ("/ocpp/A%2FB", "A/B"),  # an encoded slash is part of the id, not a separator
-        ("/ocpp/A%2fB", "A/B"),
         ("/ocpp/%C3%A9t%C3%A9", "été"),
         ("/ocpp/a+b", "a+b"),  # a path is not a form: '+' stays
         ("/ocpp/%3F%23", "?#"),
@@ -66,6 +64,15 @@ def refused(call: Any, *args: Any) -> HandshakeRefused:
 )
 def test_id_is_the_url_decoded_last_segment(path: str, expected: str) -> None:
     assert charge_point_id_from_path(path, DEFAULT) == expected
+
+
+@pytest.mark.parametrize(("path", "expected"), [("/ocpp/A%2FB", "A/B"), ("/ocpp/A%2fB", "A/B")])
+def test_an_encoded_slash_is_part_of_the_id_when_unsafe_ids_are_allowed(
+    path: str, expected: str
+) -> None:
+    # Refused by default (tests/test_hardening_handshake.py); a separator it never is.
+    assert refused(charge_point_id_from_path, path, DEFAULT).status == 400
+    assert charge_point_id_from_path(path, HandshakeOptions(allow_unsafe_ids=True)) == expected
 
 
 @pytest.mark.parametrize(
@@ -410,11 +417,12 @@ def test_the_username_is_compared_with_the_decoded_id() -> None:
     p = Peer(
         path="/ocpp/A%2FB%20%C3%A9", subprotocols=("ocpp1.6",), authorization=basic("A/B é", "pw")
     )
-    assert decide(p, rec, DEFAULT) == ("A/B é", "ocpp1.6")
+    options = HandshakeOptions(allow_unsafe_ids=True)  # the id holds a '/'
+    assert decide(p, rec, options) == ("A/B é", "ocpp1.6")
     raw = Peer(
         path=p.path, subprotocols=p.subprotocols, authorization=basic("A%2FB%20%C3%A9", "pw")
     )
-    assert refused(decide, raw, rec, DEFAULT).status == 401
+    assert refused(decide, raw, rec, options).status == 401
 
 
 # -- properties ---------------------------------------------------------------------------------

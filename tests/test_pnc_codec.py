@@ -200,9 +200,14 @@ def test_custom_data_may_carry_anything_besides_its_vendor_id() -> None:
 
 
 def test_a_value_the_schema_allows_but_the_model_cannot_hold_is_rejected() -> None:
-    # RFC 3339 allows a leap second; Python's datetime cannot hold one.
+    # RFC 3339 allows this offset; its UTC instant lies past the year 9999 datetime can hold.
     data = json.dumps(
-        {"idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": "2016-12-31T23:59:60Z"}}
+        {
+            "idTokenInfo": {
+                "status": "Accepted",
+                "cacheExpiryDateTime": "9999-12-31T23:59:59-23:59",
+            }
+        }
     )
     from ocpp16csms.profiles.plug_and_charge import AuthorizeResponse
 

@@ -384,7 +384,8 @@ def test_second_call_is_queued_and_sent_when_the_first_is_answered() -> None:
     ]
     assert drain(session) == [[2, second, "Reset", {"type": "Hard"}]]
     assert session.queued_calls == 0
-    assert session.next_deadline() == 32.0
+    # Its time runs from when it was queued, not from when it was sent.
+    assert session.next_deadline() == 31.0
 
 
 def test_callerror_for_our_call_gives_error_received_and_sends_the_next() -> None:
@@ -401,7 +402,7 @@ def test_callerror_for_our_call_gives_error_received_and_sends_the_next() -> Non
     assert [frame[1] for frame in drain(session)] == [second]
 
 
-def test_timeout_fires_at_the_deadline_and_sends_the_next_with_a_fresh_deadline() -> None:
+def test_timeout_fires_at_the_deadline_and_a_queued_call_keeps_its_own_deadline() -> None:
     session = make_session(call_timeout=10)
     first = session.start_call(RESET, now=100)
     second = session.start_call(RESET, now=101)
@@ -410,16 +411,34 @@ def test_timeout_fires_at_the_deadline_and_sends_the_next_with_a_fresh_deadline(
     assert session.handle_timers(109.999) == []
     assert session.outgoing() == []
     assert session.next_deadline() == 110
-    assert session.handle_timers(115) == [CallExpired(first, RESET), CallSent(second, RESET)]
+    assert session.handle_timers(110) == [CallExpired(first, RESET), CallSent(second, RESET)]
     assert [frame[1] for frame in drain(session)] == [second]
-    assert session.next_deadline() == 125
+    # call_timeout counts from start_call, whatever the call's place in the queue.
+    assert session.next_deadline() == 111
     # A late answer to the timed-out call answers nothing.
-    events = session.receive_text(result(first, {"status": "Accepted"}), now=116)
+    events = session.receive_text(result(first, {"status": "Accepted"}), now=110.5)
     assert [type(e) for e in events] == [InvalidMessageReceived]
-    assert session.next_deadline() == 125
-    assert session.handle_timers(125) == [CallExpired(second, RESET)]
+    assert session.next_deadline() == 111
+    assert session.handle_timers(111) == [CallExpired(second, RESET)]
     assert session.next_deadline() is None
     assert session.handle_timers(1000) == []
+
+
+def test_calls_queued_behind_a_mute_charge_point_expire_after_call_timeout() -> None:
+    session = make_session(call_timeout=10, max_queued_calls=100)
+    ids = [session.start_call(RESET, now=float(i) / 10) for i in range(65)]
+    session.outgoing()
+    # Nobody answers: every call ends by its start + 10 s, queued or not, none sent meanwhile.
+    events = session.handle_timers(10.0 + 6.4)
+    assert [type(e) for e in events] == [CallExpired] * 65
+    assert [e.message_id for e in events] == ids
+    assert session.outgoing() == []
+    assert session.next_deadline() is None
+    # Only the due ones end: one queued later is sent once those ahead of it expired.
+    late = session.start_call(RESET, now=20)
+    later = session.start_call(RESET, now=25)
+    session.outgoing()
+    assert session.handle_timers(30) == [CallExpired(late, RESET), CallSent(later, RESET)]
 
 
 def test_next_deadline_is_none_when_nothing_is_in_flight() -> None:
@@ -698,14 +717,14 @@ def _answer(kind: str, message_id: str) -> str:
 def test_at_most_one_call_is_ever_in_flight(operations: list[tuple[str, float]]) -> None:
     session = make_session(call_timeout=10, max_queued_calls=3)
     now = 0.0
-    started: list[str] = []
+    started: dict[str, float] = {}
     sent: list[str] = []
-    finished = 0
+    ended: set[str] = set()
     for kind, step in operations:
         events: list[Event] = []
         if kind == "start":
             try:
-                started.append(session.start_call(RESET, now))
+                started[session.start_call(RESET, now)] = now
             except QueueFull:
                 assert session.queued_calls == 3
         elif kind == "tick":
@@ -715,13 +734,19 @@ def test_at_most_one_call_is_ever_in_flight(operations: list[tuple[str, float]])
             events = session.receive_text(result("stray", {"status": "Accepted"}), now)
             assert [type(e) for e in events] == [InvalidMessageReceived]
         else:
-            target = sent[-1] if len(sent) > finished else "nobody"
+            unanswered = [m for m in sent if m not in ended]
+            target = unanswered[-1] if unanswered else "nobody"
             events = session.receive_text(_answer(kind, target), now)
         for frame in drain(session):
             assert frame[0] == 2
             sent.append(frame[1])
-        finished += sum(isinstance(event, TERMINAL) for event in events)
-        in_flight = len(sent) - finished
+        for event in events:
+            if isinstance(event, TERMINAL):
+                assert event.message_id not in ended
+                ended.add(event.message_id)
+                if isinstance(event, CallExpired):
+                    assert now >= started[event.message_id] + 10
+        in_flight = len([m for m in sent if m not in ended])
         assert in_flight in (0, 1)
         assert (session.next_deadline() is not None) == (in_flight == 1)
         if in_flight == 0:
@@ -730,8 +755,13 @@ def test_at_most_one_call_is_ever_in_flight(operations: list[tuple[str, float]])
             deadline = session.next_deadline()
             assert deadline is not None
             assert deadline > now
-    assert sent == started[: len(sent)]
-    assert len(started) - len(sent) == session.queued_calls
+        if kind == "tick":
+            # No call outlives its call_timeout, counted from start_call.
+            assert all(m in ended for m, at in started.items() if at + 10 <= now)
+    order = list(started)
+    assert sent == [m for m in order if m in sent]
+    waiting = [m for m in order if m not in ended and m not in sent]
+    assert len(waiting) == session.queued_calls
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])

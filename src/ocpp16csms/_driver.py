@@ -14,12 +14,15 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from ._logging import get_logger
 from ._pending import PendingCall, PendingCalls
 from .connection import Connection, TransportClosed
 from .messages.base import Request
 from .session import AnswerEvent, CallReceived, Event, Session
 
 __all__ = ["Driver"]
+
+log = get_logger("ocpp16csms")
 
 
 class Driver:
@@ -70,7 +73,12 @@ class Driver:
                 # Aborted while we waited (disconnect, replacement, closing): a frame buffered
                 # before the close is not processed; the session no longer accepts any.
                 return
-            events = self.session.receive_text(text, anyio.current_time())
+            try:
+                events = self.session.receive_text(text, anyio.current_time())
+            except Exception:
+                # A bug of ours, never the peer's doing: the frame is lost, the link is not.
+                log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
+                continue
             await self.flush()
             for event in events:
                 if isinstance(event, CallReceived):
@@ -114,6 +122,13 @@ class Driver:
                 except TransportClosed:
                     self.abort()
                     return
+                except (UnicodeError, ValueError):
+                    # The session only emits sendable frames; should a transport still refuse
+                    # one, that frame is lost and the link lives on.
+                    log.exception(
+                        "[%s] a frame could not be encoded and was dropped",
+                        self.session.charge_point_id,
+                    )
 
     def abort(self) -> None:
         """Stop taking frames and fail every call waiting on this connection (ConnectionLost)."""

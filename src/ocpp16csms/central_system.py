@@ -21,6 +21,7 @@ import attrs
 
 from ._driver import Driver
 from ._features import build_services
+from ._guard import answer_within, close_within, run_within
 from ._logging import get_logger, message_context
 from ._registration import check_handler, check_request_type
 from .bundle import Stores
@@ -374,16 +375,23 @@ class CentralSystem:
 
     async def serve(self, connection: Connection, charge_point_id: str) -> None:
         """Serve one charge point connection until it closes; a newer one for the id wins."""
+        options = self.options
         try:
-            record = await self.stores.charge_points.get(charge_point_id)
-        except Exception:
+            with anyio.fail_after(options.store_timeout):
+                record = await self.stores.charge_points.get(charge_point_id)
+        except Exception as failure:
             # Without the registration state nothing can be answered correctly; the charge
             # point reconnects later (1011: the server met an unexpected condition).
-            log.exception("[%s] charge point store failed; connection closed", charge_point_id)
-            with anyio.move_on_after(5):
-                await connection.close(1011, "central system temporarily unavailable")
+            if isinstance(failure, TimeoutError):
+                log.error(
+                    "[%s] charge point store did not answer within %g s; connection closed",
+                    charge_point_id,
+                    options.store_timeout,
+                )
+            else:
+                log.exception("[%s] charge point store failed; connection closed", charge_point_id)
+            await close_within(connection, 1011, "central system temporarily unavailable")
             return
-        options = self.options
         session = Session(
             charge_point_id,
             codec=self.codec,
@@ -391,6 +399,7 @@ class CentralSystem:
             max_queued_calls=options.max_queued_calls,
             registration=record.registration_status if record else None,
             not_accepted_error=options.not_accepted_error,
+            max_concurrent_calls=options.max_concurrent_calls,
         )
         if record is not None and record.boot is not None:
             session.model = record.boot.charge_point_model
@@ -401,8 +410,6 @@ class CentralSystem:
             old.replaced = True
             log.info("[%s] new connection replaces the open one", charge_point_id)
             old.driver.abort()
-            with anyio.move_on_after(5):
-                await old.driver.connection.close(1000, "replaced by a new connection")
         log.info("[%s] connected", charge_point_id)
         await self._emit(ChargePointConnected(charge_point_id))
 
@@ -414,6 +421,11 @@ class CentralSystem:
 
         try:
             async with anyio.create_task_group() as handlers:
+                if old is not None:
+                    # The old peer may be dead: closing it must not hold up the new one.
+                    handlers.start_soon(
+                        close_within, old.driver.connection, 1000, "replaced by a new connection"
+                    )
                 await link.driver.run(handlers, on_call, on_event)
                 # Let running handlers finish storing what they received; replies are dropped.
                 handlers.cancel_scope.deadline = anyio.current_time() + options.handler_grace
@@ -423,8 +435,7 @@ class CentralSystem:
                 del self._links[charge_point_id]
             log.info("[%s] disconnected", charge_point_id)
             with anyio.CancelScope(shield=True):
-                with anyio.move_on_after(5):
-                    await connection.close(1000, "")
+                await close_within(connection, 1000, "")
                 await self._emit(ChargePointDisconnected(charge_point_id, link.replaced))
 
     # -- events from the session ---------------------------------------------------------------
@@ -467,19 +478,17 @@ class CentralSystem:
         response: Response | None = None
         error: OcppError | None = None
         context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
-        try:
-            response = await self._answer(link, request, context)
-        except OcppError as raised:
-            error = raised
-        except Exception:
-            log.exception(
-                "[%s] message %s: handler for %s failed",
-                cp,
-                message_id,
-                request.action,
-                extra=extra,
-            )
-            error = InternalError(f"the central system failed to process {request.action}")
+        outcome = await answer_within(
+            lambda: self._answer(link, request, context),
+            self.options.handler_timeout,
+            charge_point_id=cp,
+            message_id=message_id,
+            action=request.action,
+        )
+        if isinstance(outcome, OcppError):
+            error = outcome
+        else:
+            response = outcome
         if link.driver.closed:
             log.info("[%s] message %s: answer dropped, disconnected", cp, message_id, extra=extra)
             return response, error
@@ -539,7 +548,24 @@ class CentralSystem:
     async def _run_after_hooks(
         self, request: Request[Any], response: Response, context: CallContext
     ) -> None:
-        for hook in self._after_hooks.get(request.action, ()):
+        hooks = self._after_hooks.get(request.action, ())
+        if hooks:
+            await run_within(
+                lambda: self._run_hooks(hooks, request, response, context),
+                self.options.handler_timeout,
+                charge_point_id=context.charge_point_id,
+                message_id=context.message_id,
+                what=f"after hooks for {request.action}",
+            )
+
+    async def _run_hooks(
+        self,
+        hooks: Iterable[AfterHook[Any]],
+        request: Request[Any],
+        response: Response,
+        context: CallContext,
+    ) -> None:
+        for hook in hooks:
             try:
                 result = hook(request, response, context)
                 if inspect.isawaitable(result):
@@ -621,22 +647,25 @@ class CentralSystem:
         if link is not None:
             link.replaced = link.replaced or replaced
             link.driver.abort()
-            await link.driver.connection.close(1000, reason)
+            await close_within(link.driver.connection, 1000, reason)
 
     async def aclose(self) -> None:
         """Close every connection; pending calls fail with :class:`ConnectionLost`."""
-        for link in list(self._links.values()):
-            link.driver.abort()
-            with anyio.move_on_after(5):
-                await link.driver.connection.close(1001, "central system shutting down")
+        async with anyio.create_task_group() as closing:  # a dead peer delays no other
+            for link in list(self._links.values()):
+                link.driver.abort()
+                closing.start_soon(close_within, link.driver.connection, 1001, "shutting down")
 
     # -- observers -----------------------------------------------------------------------------
 
     async def _emit(self, event: object) -> None:
         for observer in self._observers:
-            try:
-                result = observer(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("observer %r failed on %r", observer, event)
+            with anyio.move_on_after(self.options.handler_timeout) as deadline:
+                try:
+                    result = observer(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("observer %r failed on %r", observer, event)
+            if deadline.cancelled_caught:
+                log.error("observer %r given up on %r after handler_timeout", observer, event)

@@ -28,6 +28,9 @@ log = get_logger("ocpp16csms.codec")
 
 _M = TypeVar("_M", bound=Message)
 
+# Waived violations logged one by one per payload; the rest are counted in one line.
+_MAX_RELAXED_LOGGED = 10
+
 
 class MessageCodec:
     """Validates and converts payloads of one central system (thread-compatible, stateless)."""
@@ -60,6 +63,7 @@ class MessageCodec:
             action=cls.action,
             charge_point_id=charge_point_id,
             model=model,
+            exhaustive=False,
         )
         if result.errors:
             raise violation_error(result.errors[0])
@@ -71,16 +75,21 @@ class MessageCodec:
                     return self._lenient.structure(payload, cls)
             return self._strict.structure(payload, cls)
         except (ValueError, KeyError) as error:
-            # The schema accepted it but the value cannot be represented (e.g. a leap second).
+            # The schema accepted it but no store could keep it (an instant past the year 9999).
             raise PropertyConstraintViolation(f"{cls.schema_name}: {error}") from None
         except TypeError as error:
             raise TypeConstraintViolation(f"{cls.schema_name}: {error}") from None
+        except (ArithmeticError, RecursionError) as error:
+            # Defence in depth: no value a peer sends may escape as anything but a CallError.
+            raise PropertyConstraintViolation(f"{cls.schema_name}: {error}") from None
 
     def encode(self, message: Message) -> dict[str, Any]:
         """The payload of ``message``; raise :class:`InvalidRequest` when it breaks its schema."""
         payload: dict[str, Any] = self._strict.unstructure(message)
         if self.policy.validate_outbound:
-            result = self.policy.check(message.schema_name, payload, action=message.action)
+            result = self.policy.check(
+                message.schema_name, payload, action=message.action, exhaustive=False
+            )
             if result.errors:
                 raise InvalidRequest(_describe(message, result.errors[0]))
         return payload
@@ -89,11 +98,15 @@ class MessageCodec:
     def _log_relaxed(
         relaxed: tuple[Violation, ...], charge_point_id: str | None, message_id: str | None
     ) -> None:
-        for violation in relaxed:
+        extra = {"charge_point_id": charge_point_id, "message_id": message_id}
+        # A frame may hold thousands of waived faults; a few lines tell the story.
+        for violation in relaxed[:_MAX_RELAXED_LOGGED]:
+            log.warning("relaxed schema violation accepted: %s", violation.message, extra=extra)
+        if len(relaxed) > _MAX_RELAXED_LOGGED:
             log.warning(
-                "relaxed schema violation accepted: %s",
-                violation.message,
-                extra={"charge_point_id": charge_point_id, "message_id": message_id},
+                "relaxed schema violations accepted: %d more in the same payload",
+                len(relaxed) - _MAX_RELAXED_LOGGED,
+                extra=extra,
             )
 
 

@@ -15,9 +15,17 @@ from typing import Any
 import attrs
 import cattrs
 
+from ._schema_compiler import is_rfc3339_date_time
 from .constraints import RelaxedValue, constraints_of, sequence_type
 
-__all__ = ["datetime_to_wire", "make_converter", "parse_datetime", "wire_name"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "datetime_to_wire",
+    "make_converter",
+    "parse_datetime",
+    "wire_name",
+]
 
 _CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
 
@@ -28,30 +36,71 @@ def wire_name(attribute: str) -> str:
 
 
 def parse_datetime(value: Any) -> datetime:
-    """Parse an RFC 3339 date-time; a value without a UTC offset is refused."""
+    """Parse an RFC 3339 date-time (§5.6); a value without a UTC offset is refused.
+
+    ``t`` and ``z`` may be lower case; a leap second (``23:59:60``) is read as the last
+    microsecond before it (``23:59:59.999999``), since ``datetime`` has no 61st second;
+    digits past the microsecond are dropped. A value whose UTC instant falls outside the
+    years 1 to 9999 is refused (``ValueError``): no store could keep it.
+    """
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an RFC 3339 date-time") from None
+        if not is_rfc3339_date_time(value):
+            raise ValueError(_not_rfc3339(value))
+        parsed = _from_rfc3339(value)
     else:
         raise TypeError(f"expected an RFC 3339 date-time string, got {type(value).__name__}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"{value!r} has no UTC offset; OCPP date-times must carry one")
+        raise ValueError(f"{_glimpse(value)} has no UTC offset; OCPP date-times must carry one")
+    return _in_range(parsed, value)
+
+
+def _glimpse(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def _not_rfc3339(text: str) -> str:
+    try:
+        naive = datetime.fromisoformat(text).tzinfo is None
+    except ValueError:
+        naive = False
+    reason = ": it has no UTC offset, which OCPP date-times must carry" if naive else ""
+    return f"{_glimpse(text)} is not an RFC 3339 date-time{reason}"
+
+
+def _from_rfc3339(text: str) -> datetime:
+    # The text matched the RFC 3339 grammar, so only digits, separators, T/t and Z/z are in it.
+    text = text.upper()
+    leap = text[17:19] == "60"
+    if leap:
+        text = f"{text[:17]}59{text[19:]}"
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(microsecond=999_999) if leap else parsed
+
+
+def _in_range(parsed: datetime, value: Any) -> datetime:
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{_glimpse(value)}: its UTC instant falls outside the years 1 to 9999"
+        ) from None
     return parsed
 
 
 def _parse_datetime_as_utc(value: Any) -> datetime:
     # Only for payloads a relaxed policy let through: charge points that send local timestamps
     # without an offset mean UTC far more often than anything else (docs/messages.md).
-    if isinstance(value, str):
+    if isinstance(value, str) and not is_rfc3339_date_time(value):
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a date-time") from None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            raise ValueError(f"{_glimpse(value)} is not a date-time") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return _in_range(parsed, value)
     return parse_datetime(value)
 
 
@@ -86,19 +135,34 @@ def _enum_lookup(cls: type[Enum], *, lenient: bool) -> Callable[[Any], Any]:
     return lookup
 
 
+INT64_MIN = -(2**63)
+"""The smallest integer a message field may hold (OCPP 1.6 sets no width; stores need one)."""
+INT64_MAX = 2**63 - 1
+"""The largest integer a message field may hold: ``transactionId`` 9223372036854775807 is
+what some charge points send for "no id", and every shipped store keeps it."""
+
+
 def _to_int(value: Any) -> int:
     # Draft-06 schemas accept 5.0 as an integer; the class holds an int.
     if type(value) is int:
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"expected an integer, got {value!r}")
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raise TypeError(f"expected an integer, got {_glimpse(value)}")
+    if not INT64_MIN <= number <= INT64_MAX:
+        # Refused up front, as a PropertyConstraintViolation, rather than failing every store.
+        raise ValueError("an integer beyond the signed 64-bit range cannot be kept")
+    return number
 
 
 def _to_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
+        raise TypeError(f"expected a number, got {_glimpse(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # an integer literal with hundreds of digits
+        raise ValueError("a number too large for a double") from None
 
 
 def _to_str(value: Any) -> str:
@@ -121,9 +185,16 @@ class _CodeGen:
     docs/performance.md). The functions are registered as cattrs hooks.
     """
 
-    def __init__(self, converter: cattrs.Converter, *, lenient: bool) -> None:
+    def __init__(
+        self,
+        converter: cattrs.Converter,
+        *,
+        lenient: bool,
+        parse_datetimes: Callable[[str], datetime] | None = None,
+    ) -> None:
         self.converter = converter
         self.lenient = lenient
+        self.parse_datetimes = parse_datetimes
 
     def _value_in(self, tp: Any, names: dict[str, Any]) -> str:
         """Name of a function turning a wire value of type ``tp`` into the attribute value."""
@@ -138,7 +209,9 @@ class _CodeGen:
         elif base is float:
             names[key] = _to_float
         elif base is datetime:
-            names[key] = _parse_datetime_as_utc if self.lenient else parse_datetime
+            names[key] = self.parse_datetimes or (
+                _parse_datetime_as_utc if self.lenient else parse_datetime
+            )
         elif isinstance(base, type) and issubclass(base, Enum):
             names[key] = _enum_lookup(base, lenient=self.lenient)
         elif attrs.has(base):
@@ -223,21 +296,26 @@ def _compile(lines: list[str], names: dict[str, Any], name: str) -> Any:
     return namespace[name]
 
 
-def make_converter(*, lenient: bool = False) -> cattrs.Converter:
+def make_converter(
+    *, lenient: bool = False, parse_datetimes: Callable[[str], datetime] | None = None
+) -> cattrs.Converter:
     """Build a converter for the message classes.
 
     ``converter.structure(payload, SomeRequest)`` and ``converter.unstructure(message)`` map
     between classes and JSON-ready dicts. The input of ``structure`` is expected to have passed
     schema validation; anything else raises ``ValueError``, ``TypeError`` or ``KeyError``.
+    ``parse_datetimes`` replaces the RFC 3339 reading of date-times (a store reading back the
+    exact ``isoformat()`` text it wrote passes ``datetime.fromisoformat``).
     ``lenient=True`` keeps an enum value outside the enumeration as a plain ``str`` instead of
     failing, and reads a date-time without an offset as UTC; it is used, with attrs validators
     disabled, only for payloads a relaxed :class:`~ocpp16csms.validation.ValidationPolicy`
     accepted.
     """
     converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
-    converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
+    read_datetime = parse_datetimes or parse_datetime
+    converter.register_structure_hook(datetime, lambda value, _: read_datetime(value))
     converter.register_unstructure_hook(datetime, datetime_to_wire)
-    gen = _CodeGen(converter, lenient=lenient)
+    gen = _CodeGen(converter, lenient=lenient, parse_datetimes=parse_datetimes)
     converter.register_structure_hook_factory(attrs.has, gen.structure_fn)
     converter.register_unstructure_hook_factory(attrs.has, gen.unstructure_fn)
     return converter

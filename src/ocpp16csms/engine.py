@@ -117,6 +117,15 @@ class CentralSystemOptions:
     """Calls that may wait behind the one in flight, per charge point."""
     handler_grace: float = attrs.field(default=10.0, validator=_positive)
     """Seconds running handlers may finish (and store their data) after a disconnect."""
+    handler_timeout: float = attrs.field(default=30.0, validator=_positive)
+    """Seconds a handler (with its answer hooks and store calls) may take; past it the charge
+    point gets ``InternalError`` (it retries), and after hooks are given up (docs/security.md)."""
+    store_timeout: float = attrs.field(default=10.0, validator=_positive)
+    """Seconds the charge point lookup may take when a connection opens (handshake and
+    ``serve``); past it the connection is refused (503) or closed (1011)."""
+    max_concurrent_calls: int = attrs.field(default=8, validator=_positive_int)
+    """CALLs of one charge point handled at once; OCPP-J allows one outstanding CALL, and one
+    beyond this is answered ``GenericError`` ("busy") at once (docs/security.md)."""
     unknown_charge_points: UnknownChargePointPolicy = attrs.field(
         default=UnknownChargePointPolicy.REJECT,
         converter=_policy,

@@ -26,6 +26,7 @@ __all__ = [
     "FrameError",
     "MessageType",
     "encode_frame",
+    "is_utf8_text",
     "parse_frame",
 ]
 
@@ -77,8 +78,18 @@ class CallError:
 
     @classmethod
     def from_error(cls, message_id: str, error: OcppError) -> CallError:
-        """The CALLERROR frame that answers ``message_id`` with ``error``."""
-        return cls(message_id, error.code.value, error.description, error.details)
+        """The CALLERROR frame that answers ``message_id`` with ``error``.
+
+        Descriptions and details often quote what the peer sent; whatever UTF-8 cannot carry
+        (a lone surrogate from a JSON ``\\ud800`` escape) is shown as its escape instead, and
+        details that are not JSON are left out, so the frame can always be sent.
+        """
+        try:
+            details = _encodable(error.details)
+            json.dumps(details, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            details = {}
+        return cls(message_id, error.code.value, _escaped(str(error.description)), details)
 
 
 Frame = Call | CallResult | CallError
@@ -123,6 +134,34 @@ def _echoable(message_id: str) -> bool:
     if not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH:
         return False
     return message_id.isascii() or not any("\ud800" <= c <= "\udfff" for c in message_id)
+
+
+def _escaped(text: str) -> str:
+    if is_utf8_text(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with every string UTF-8 can carry; lone surrogates become their escapes."""
+    if isinstance(value, str):
+        return _escaped(value)
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
+
+
+def is_utf8_text(text: str) -> bool:
+    """Whether ``text`` can be sent as UTF-8 (it holds no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reject_constant(name: str) -> NoReturn:

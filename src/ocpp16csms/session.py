@@ -26,6 +26,7 @@ from .errors import (
     ConnectionLost,
     CsmsError,
     ErrorCode,
+    GenericError,
     InvalidRequest,
     LocalProtocolError,
     NotSupported,
@@ -35,7 +36,16 @@ from .errors import (
 )
 from .messages.base import Request, Response
 from .registry import ACTIONS
-from .rpc import Call, CallError, CallResult, FrameError, MessageType, encode_frame, parse_frame
+from .rpc import (
+    Call,
+    CallError,
+    CallResult,
+    FrameError,
+    MessageType,
+    encode_frame,
+    is_utf8_text,
+    parse_frame,
+)
 from .rules import (
     ALLOWED_INBOUND_WHILE_NOT_ACCEPTED,
     ALLOWED_OUTBOUND_WHILE_PENDING,
@@ -189,11 +199,27 @@ class _Outbound:
     message_id: str
     request: Request[Any]
     text: str
-    deadline: float | None = None
+    deadline: float
 
 
 def _uuid_message_id() -> str:
     return str(uuid.uuid4())
+
+
+# Longest piece of a peer's text quoted in a CALLERROR description.
+_MAX_QUOTED = 64
+
+
+def _sendable(frame: Call | CallResult, what: str) -> str:
+    """The frame's text, or :class:`InvalidRequest` when no text frame could carry it."""
+    try:
+        text = encode_frame(frame)
+    except (TypeError, ValueError) as error:  # NaN or infinity slipped into a payload
+        raise InvalidRequest(f"{what} cannot be encoded as JSON: {error}") from None
+    if not is_utf8_text(text):
+        # A lone surrogate (from a peer's "\ud800" escape) that UTF-8 cannot carry.
+        raise InvalidRequest(f"{what} holds a lone surrogate, which a text frame cannot carry")
+    return text
 
 
 class Session:
@@ -210,6 +236,7 @@ class Session:
         charge_point_side: bool = False,
         registration: RegistrationStatus | None = RegistrationStatus.ACCEPTED,
         not_accepted_error: ErrorCode = ErrorCode.SECURITY_ERROR,
+        max_concurrent_calls: int | None = None,
     ) -> None:
         self.charge_point_id = charge_point_id
         #: True when this session speaks for the charge point (simulators, tests).
@@ -226,6 +253,9 @@ class Session:
         self.registration = registration
         #: The CallError code for a CALL the registration does not allow yet.
         self.not_accepted_error = not_accepted_error
+        #: How many of the peer's CALLs may be unanswered at once (None: no limit). OCPP-J
+        #: allows one; a CALL beyond the limit is answered GenericError at once, unvalidated.
+        self.max_concurrent_calls = max_concurrent_calls
         self.state = OutboundState.IDLE
         self._in_flight: _Outbound | None = None
         self._queue: deque[_Outbound] = deque()
@@ -291,8 +321,10 @@ class Session:
             raise QueueFull(self.charge_point_id, self.max_queued_calls)
         payload = self.codec.encode(request)
         message_id = self._new_id()
-        text = encode_frame(Call(message_id, request.action, payload))
-        self._queue.append(_Outbound(message_id, request, text))
+        text = _sendable(Call(message_id, request.action, payload), request.action)
+        # The caller's time runs from now, queued or in flight: behind a mute charge point a
+        # call waits at most call_timeout, not call_timeout for every call ahead of it.
+        self._queue.append(_Outbound(message_id, request, text, now + self.call_timeout))
         self._send_next(now)
         return message_id
 
@@ -301,7 +333,6 @@ class Session:
             return []
         self.state = next_outbound_state(self.state, OutboundEvent.SEND_CALL)
         call = self._queue.popleft()
-        call.deadline = now + self.call_timeout
         self._in_flight = call
         self._outbox.append(call.text)
         return [CallSent(call.message_id, call.request)]
@@ -314,15 +345,23 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timers` must next be called, or None."""
-        return self._in_flight.deadline if self._in_flight is not None else None
+        head = self._queue[0] if self._queue else None
+        deadlines = [c.deadline for c in (self._in_flight, head) if c is not None]
+        return min(deadlines, default=None)
 
     def handle_timers(self, now: float) -> list[Event]:
-        """Time out the CALL in flight if its deadline has passed, and send the next one."""
+        """Time out every CALL whose deadline has passed, in flight or still queued (each
+        deadline runs from :meth:`start_call`), and send the next one."""
+        events: list[Event] = []
         call = self._in_flight
-        if call is None or call.deadline is None or now < call.deadline:
-            return []
-        self._finish(OutboundEvent.TIMEOUT)
-        return [CallExpired(call.message_id, call.request), *self._send_next(now)]
+        if call is not None and now >= call.deadline:
+            self._finish(OutboundEvent.TIMEOUT)
+            events.append(CallExpired(call.message_id, call.request))
+        # Queued calls share one timeout and were queued in order: the due ones lead.
+        while self._queue and now >= self._queue[0].deadline:
+            expired = self._queue.popleft()
+            events.append(CallExpired(expired.message_id, expired.request))
+        return [*events, *self._send_next(now)] if events else []
 
     def close(self) -> list[Event]:
         """Close the session: every call in flight or queued is aborted."""
@@ -353,8 +392,9 @@ class Session:
                 f"{action} is answered with {expected.__name__}, not {type(response).__name__}"
             )
         payload = self.codec.encode(response)
+        text = _sendable(CallResult(message_id, payload), f"the answer to {action}")
         del self._unanswered[message_id]
-        self._outbox.append(encode_frame(CallResult(message_id, payload)))
+        self._outbox.append(text)
 
     def send_error(self, message_id: str, error: OcppError) -> None:
         """Answer the charge point's CALL ``message_id`` with a CALLERROR."""
@@ -405,9 +445,25 @@ class Session:
                     frame.message_id,
                 )
             ]
+        limit = self.max_concurrent_calls
+        if limit is not None and len(self._unanswered) >= limit:
+            # A peer ignoring the one-outstanding-CALL rule (OCPP-J §4.1.1) gets an answer at
+            # once, before any validation: the work per frame stays bounded, the read loop
+            # keeps reading our answers, and a retrying charge point loses nothing.
+            return self._reject(
+                frame,
+                GenericError(
+                    f"busy: {len(self._unanswered)} CALLs are still being answered;"
+                    " send the next one after the answer (OCPP-J allows one at a time)"
+                ),
+            )
         spec = ACTIONS.get(frame.action)
         if spec is None:
-            return self._reject(frame, ActionNotImplemented(f"unknown action {frame.action!r}"))
+            # Quoted, bounded: the name is the peer's and may be anything, of any length.
+            name = repr(frame.action[:_MAX_QUOTED]) + (
+                "…" if len(frame.action) > _MAX_QUOTED else ""
+            )
+            return self._reject(frame, ActionNotImplemented(f"unknown action {name}"))
         theirs = (
             spec.sent_by_central_system if self.charge_point_side else spec.sent_by_charge_point
         )

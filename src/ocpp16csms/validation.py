@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -263,6 +263,12 @@ class PayloadValidator:
             return []
         return list(self._compiled.iter_violations(payload))
 
+    def iter_violations(self, payload: object) -> Iterator[Violation]:
+        """The violations one at a time, in canonical order: stop early at no extra cost."""
+        if self._compiled.valid(payload):
+            return iter(())
+        return iter(self._compiled.iter_violations(payload))
+
     def first_violation(self, payload: object) -> Violation | None:
         """The first violation in canonical order, or ``None``."""
         if self._compiled.valid(payload):
@@ -453,8 +459,13 @@ class ValidationPolicy:
         action: str,
         charge_point_id: str | None = None,
         model: str | None = None,
+        exhaustive: bool = True,
     ) -> ValidationResult:
         """Validate ``payload`` against ``schema_name`` and split off what may be waived.
+
+        ``exhaustive=False`` stops at the first violation that is not waived, so ``errors``
+        holds at most one: the wire path answers only the first, and a peer's frame full of
+        faults then costs no more than one fault (the default lists them all).
 
         ``KeyError`` if there is no such schema: an unknown action is the caller's to answer
         (``NotImplemented``) before validating.
@@ -462,15 +473,19 @@ class ValidationPolicy:
         validator = validator_for(schema_name)
         if validator.is_valid(payload):
             return _VALID
-        violations = validator.violations(payload)
         if not self.relaxations:
-            return ValidationResult(errors=tuple(violations))
+            if exhaustive:
+                return ValidationResult(errors=tuple(validator.violations(payload)))
+            first = validator.first_violation(payload)
+            return ValidationResult(errors=() if first is None else (first,))
         errors: list[Violation] = []
         relaxed: list[Violation] = []
-        for v in violations:
+        for v in validator.iter_violations(payload):
             waived = any(
                 r.matches(v, action=action, charge_point_id=charge_point_id, model=model)
                 for r in self.relaxations
             )
             (relaxed if waived else errors).append(v)
+            if errors and not exhaustive:
+                break
         return ValidationResult(errors=tuple(errors), relaxed=tuple(relaxed))

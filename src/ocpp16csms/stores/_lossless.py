@@ -48,7 +48,9 @@ _MICROSECOND = timedelta(microseconds=1)
 
 # Reading back: a value a relaxed validation policy let through (an enum value outside the
 # enumeration, kept as a plain str) must read back too rather than make the row unreadable.
-_READER = make_converter(lenient=True)
+# What this module wrote is read back exactly: ``isoformat()`` text with its own offset, even
+# one whose UTC instant falls outside what the wire accepts (a value built in Python).
+_READER = make_converter(lenient=True, parse_datetimes=datetime.fromisoformat)
 
 
 def escape_text(text: str) -> str:

@@ -13,13 +13,16 @@ from .handshake import (
     decide,
     password_check_needed,
     select_subprotocol,
+    single_header,
     unknown_charge_points_allowed,
 )
+from .throttle import AuthThrottle
 
 __all__ = [
     "MAX_CHARGE_POINT_ID_LENGTH",
     "REFUSAL_CAUSES",
     "SUBPROTOCOL",
+    "AuthThrottle",
     "HandshakeOptions",
     "HandshakeRefused",
     "Peer",
@@ -28,5 +31,6 @@ __all__ = [
     "decide",
     "password_check_needed",
     "select_subprotocol",
+    "single_header",
     "unknown_charge_points_allowed",
 ]

@@ -10,6 +10,7 @@ client gets its HTTP status and nothing reaches the central system. See docs/tra
 from __future__ import annotations
 
 import contextlib
+import math
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any
@@ -20,12 +21,14 @@ import anyio
 from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import TransportClosed
-from ._admit import admit, report_refusal
+from ._admit import Admission, report_refusal
 from .handshake import (
     HandshakeOptions,
     HandshakeRefused,
     Peer,
+    single_header,
 )
+from .throttle import AuthThrottle
 
 __all__ = [
     "AsgiMessage",
@@ -54,11 +57,17 @@ _WWW_AUTHENTICATE = b'Basic realm="OCPP", charset="UTF-8"'
 
 
 class AsgiWebSocketConnection:
-    """An accepted ASGI WebSocket as a :class:`~ocpp16csms.connection.Connection`."""
+    """An accepted ASGI WebSocket as a :class:`~ocpp16csms.connection.Connection`.
 
-    def __init__(self, receive: Receive, send: Send) -> None:
+    A message longer than ``max_message_size`` bytes closes the connection with 1009 (message
+    too big), as the ``websockets`` transport does; the ASGI server's own limit
+    (uvicorn ``--ws-max-size``, hypercorn ``websocket_max_message_size``) bounds the memory.
+    """
+
+    def __init__(self, receive: Receive, send: Send, *, max_message_size: int = 2**20) -> None:
         self._receive = receive
         self._send = send
+        self.max_message_size = max_message_size
         self._closed: tuple[int, str] | None = None
         self._receiving: anyio.CancelScope | None = None
 
@@ -82,12 +91,22 @@ class AsgiWebSocketConnection:
             kind = message.get("type")
             if kind == "websocket.receive":
                 if message.get("text") is not None:
-                    return str(message["text"])
+                    return await self._bounded(str(message["text"]))
                 if message.get("bytes") is not None:
                     # OCPP-J uses text frames; a binary one is read as text and validated like any.
-                    return bytes(message["bytes"]).decode("utf-8", errors="replace")
+                    data = bytes(message["bytes"])
+                    return await self._bounded(data.decode("utf-8", errors="replace"), len(data))
             elif kind == "websocket.disconnect":
                 self._closed = (int(message.get("code", 1005)), str(message.get("reason") or ""))
+
+    async def _bounded(self, text: str, size: int | None = None) -> str:
+        limit = self.max_message_size
+        if size is None and len(text) * 4 > limit:  # UTF-8 takes at most 4 bytes a character
+            size = len(text) if len(text) > limit else len(text.encode("utf-8", "surrogatepass"))
+        if size is not None and size > limit:
+            await self.close(1009, f"message over {limit} bytes")
+            raise TransportClosed(1009, f"message over {limit} bytes")
+        return text
 
     async def send(self, text: str) -> None:
         if self._closed is not None:
@@ -246,11 +265,16 @@ class OcppAsgiApp:
         options: HandshakeOptions | None = None,
         lifespan: bool = True,
         client_certificate_names: Callable[[Scope], Iterable[str]] | None = None,
+        throttle: AuthThrottle | None = None,
+        max_message_size: int = 2**20,
     ) -> None:
         self.central_system = central_system
         self.options = options or HandshakeOptions()
         self.lifespan = lifespan
         self.client_certificate_names = client_certificate_names or tls_client_certificate_names
+        #: Longest message accepted, in bytes; a longer one closes the connection (1009).
+        self.max_message_size = max_message_size
+        self._admission = Admission(central_system, self.options, throttle)
 
     @property
     def mount_path(self) -> str:
@@ -273,22 +297,27 @@ class OcppAsgiApp:
             return  # the client left before the handshake
         try:
             peer = self.peer(scope)
-            charge_point_id, subprotocol = await admit(self.central_system, peer, self.options)
+            charge_point_id, subprotocol = await self._admission.admit(peer)
         except HandshakeRefused as refused:
             report_refusal(self.central_system, refused)
             await self._refuse(scope, send, refused)
             return
         await send({"type": "websocket.accept", "subprotocol": subprotocol})
-        connection = AsgiWebSocketConnection(receive, send)
+        connection = AsgiWebSocketConnection(receive, send, max_message_size=self.max_message_size)
         await self.central_system.serve(connection, charge_point_id)
 
     def peer(self, scope: Scope) -> Peer:
         """What the handshake rules need to know about the client of a ``websocket`` scope."""
-        authorization = None
-        for name, value in scope.get("headers") or ():
-            if bytes(name).lower() == b"authorization":
-                authorization = bytes(value).decode("latin-1")
-                break
+        authorization = single_header(
+            "Authorization",
+            [
+                bytes(value).decode("latin-1")
+                for name, value in scope.get("headers") or ()
+                if bytes(name).lower() == b"authorization"
+            ],
+        )
+        client = scope.get("client")
+        address = str(client[0]) if isinstance(client, list | tuple) and client else None
         extensions = scope.get("extensions") or {}
         tls = scope.get("scheme") in ("wss", "https") or "tls" in extensions
         return Peer(
@@ -297,6 +326,7 @@ class OcppAsgiApp:
             authorization=authorization,
             tls=tls,
             client_certificate_names=tuple(self.client_certificate_names(scope)) if tls else (),
+            address=address,
         )
 
     async def _refuse(self, scope: Scope, send: Send, refused: HandshakeRefused) -> None:
@@ -313,6 +343,8 @@ class OcppAsgiApp:
         ]
         if refused.status == 401:
             headers.append((b"www-authenticate", _WWW_AUTHENTICATE))
+        if refused.retry_after is not None:
+            headers.append((b"retry-after", str(math.ceil(refused.retry_after)).encode("ascii")))
         await send(
             {"type": "websocket.http.response.start", "status": refused.status, "headers": headers}
         )

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+import secrets
 from collections.abc import Iterable
+from functools import cache
 from urllib.parse import unquote
 
 import attrs
 
 from ..engine import UnknownChargePointPolicy
 from ..errors import RemoteProtocolError
-from ..profiles.security.passwords import verify_password
+from ..profiles.security.passwords import DEFAULT_ITERATIONS, hash_password, verify_password
 from ..stores import ChargePointRecord
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "decide",
     "password_check_needed",
     "select_subprotocol",
+    "single_header",
     "unknown_charge_points_allowed",
 ]
 
@@ -49,6 +53,8 @@ REFUSAL_CAUSES = frozenset(
         "basic_auth_failed",
         "certificate_mismatch",
         "store_unavailable",
+        "throttled",
+        "duplicate_header",
         "other",
     }
 )
@@ -59,14 +65,23 @@ class HandshakeRefused(RemoteProtocolError):
     """The upgrade is refused with HTTP ``status``; nothing reaches the central system.
 
     ``reason`` is the text sent to the client; ``cause`` is one of :data:`REFUSAL_CAUSES`, a
-    fixed set fit for a metric label (a reason may quote the path).
+    fixed set fit for a metric label (a reason may quote the path). ``retry_after`` (seconds)
+    goes out as a ``Retry-After`` header (429 and 503).
     """
 
-    def __init__(self, status: int, reason: str, cause: str = "other") -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        cause: str = "other",
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
         self.cause = cause
+        self.retry_after = retry_after
 
 
 @attrs.frozen(kw_only=True)
@@ -85,6 +100,18 @@ class HandshakeOptions:
     :func:`unknown_charge_points_allowed`). ``True`` or ``False`` decides alone."""
     default_security_profile: int = 0
     max_id_length: int = MAX_CHARGE_POINT_ID_LENGTH
+    allow_unsafe_ids: bool = False
+    """Accept ids that are dot segments (``.``, ``..``) or hold a ``/`` (sent as ``%2F``), and
+    paths with dot segments. Refused (400) by default: hosts build file paths, URLs and keys
+    from ids, and proxies normalise such paths differently."""
+    password_check_threads: int = attrs.field(default=2)
+    """Worker threads that may hash passwords at once (PBKDF2 takes tens of milliseconds);
+    further checks wait their turn, so a connect storm cannot take every thread."""
+
+    @password_check_threads.validator
+    def _check_threads(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"password_check_threads must be a whole number >= 1, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -97,23 +124,34 @@ class Peer:
     tls: bool = False
     client_certificate_names: tuple[str, ...] = ()
     """Common names in the subject of a verified TLS client certificate (profile 3)."""
+    address: str | None = None
+    """The client's network address, when known (failed authentications are counted per
+    address, see :class:`~ocpp16csms.transports.AuthThrottle`)."""
 
 
 def charge_point_id_from_path(path: str, options: HandshakeOptions) -> str:
-    """The URL-decoded last path segment under the prefix; refuse an empty or over-long id."""
+    """The URL-decoded last path segment under the prefix; refuse an empty or over-long id,
+    and (unless ``allow_unsafe_ids``) a dot segment or an id holding ``/``."""
     path = path.split("?", 1)[0]
     prefix = options.path_prefix.rstrip("/")
     if prefix and not (path == prefix or path.startswith(prefix + "/")):
         raise HandshakeRefused(404, f"no OCPP endpoint at {path!r}", "no_endpoint")
     raw = path[len(prefix) :].strip("/") if prefix else path.strip("/")
-    if "/" in raw:
-        raw = raw.rsplit("/", 1)[1]
+    segments = raw.split("/")
+    raw = segments[-1]
     try:
         charge_point_id = unquote(raw, errors="strict") if raw else ""
     except UnicodeDecodeError:
         raise HandshakeRefused(
             400, "the charge point id is not UTF-8", "bad_charge_point_id"
         ) from None
+    if not options.allow_unsafe_ids and (
+        "/" in charge_point_id
+        or any(unquote(segment, errors="replace") in (".", "..") for segment in segments)
+    ):
+        raise HandshakeRefused(
+            400, "a charge point id may not be '.' or '..' nor hold '/'", "bad_charge_point_id"
+        )
     if not charge_point_id:
         raise HandshakeRefused(404, "the path names no charge point", "bad_charge_point_id")
     if len(charge_point_id) > options.max_id_length:
@@ -142,8 +180,20 @@ def select_subprotocol(offered: Iterable[str], options: HandshakeOptions) -> str
     return None
 
 
+def single_header(name: str, values: Iterable[str]) -> str | None:
+    """The one value of header ``name``, None when absent; 400 when it is sent more than once
+    (two ``Authorization`` headers are an attack or a broken client, never a choice to make)."""
+    found = list(values)
+    if len(found) > 1:
+        raise HandshakeRefused(400, f"more than one {name} header", "duplicate_header")
+    return found[0] if found else None
+
+
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
-    """The (username, password) of an HTTP Basic ``Authorization`` header, or None."""
+    """The (username, password) of an HTTP Basic ``Authorization`` header, or None.
+
+    None too when either holds a control character: PBKDF2 pads its key with NULs, so
+    ``"pw\\x00"`` would otherwise pass for ``"pw"``."""
     if not authorization:
         return None
     scheme, _, value = authorization.strip().partition(" ")
@@ -155,11 +205,20 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         # ValueError: a header value with non-ASCII characters cannot be base64.
         return None
     username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
+    if not sep or _CONTROL.search(decoded):
+        return None
+    return username, password
 
 
-def password_check_needed(record: ChargePointRecord | None, options: HandshakeOptions) -> bool:
-    """Whether :func:`decide` will verify a password (profiles 1 and 2): the slow part."""
+def password_check_needed(
+    record: ChargePointRecord | None,
+    options: HandshakeOptions,
+    unknown_policy: UnknownChargePointPolicy | None = None,
+) -> bool:
+    """Whether :func:`decide` may hash a password (profiles 1 and 2, or an unknown id refused
+    after the same work): the slow part, to run off the event loop."""
+    if record is None and not unknown_charge_points_allowed(options, unknown_policy):
+        return True
     profile = record.security_profile if record is not None else options.default_security_profile
     return profile in (1, 2)
 
@@ -181,6 +240,31 @@ def unknown_charge_points_allowed(
     return policy is not None and policy is not UnknownChargePointPolicy.REJECT
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@cache
+def _dummy_hash() -> str:
+    # What a password is checked against when there is no usable hash: the same work as a
+    # real check, so the time taken does not tell registered ids from others.
+    return hash_password(secrets.token_urlsafe(16), iterations=DEFAULT_ITERATIONS)
+
+
+def _usable(password_hash: str | None) -> bool:
+    return password_hash is not None and len(password_hash.split("$")) == 4
+
+
+def _password_matches(peer: Peer, charge_point_id: str, password_hash: str | None) -> bool:
+    credentials = basic_credentials(peer.authorization)
+    if credentials is None:
+        return False
+    username, password = credentials
+    # Hashed whatever the username and whether a hash is stored: equal work for every refusal.
+    stored = password_hash if _usable(password_hash) else None
+    matches = verify_password(password, stored or _dummy_hash())
+    return matches and stored is not None and username == charge_point_id
+
+
 def decide(
     peer: Peer,
     record: ChargePointRecord | None,
@@ -196,12 +280,15 @@ def decide(
 
     Security profiles (whitepaper §2): 0 no authentication; 1 Basic auth; 2 Basic auth over
     TLS; 3 TLS with a client certificate naming the charge point. The Basic username must be
-    the charge point id and the password must match the stored hash.
+    the charge point id and the password must match the stored hash. Whenever credentials
+    come, a password is hashed, against a dummy when there is no usable stored hash (an
+    unknown id, a record without one), so the time taken does not tell registered ids apart.
     """
     charge_point_id = charge_point_id_from_path(peer.path, options)
     subprotocol = select_subprotocol(peer.subprotocols, options)
     if record is None:
         if not unknown_charge_points_allowed(options, unknown_policy):
+            _password_matches(peer, charge_point_id, None)  # the work of a wrong password
             raise HandshakeRefused(404, "unknown charge point", "unknown_charge_point")
         profile = options.default_security_profile
         password_hash = None
@@ -211,13 +298,7 @@ def decide(
     if profile >= 2 and not peer.tls:
         raise HandshakeRefused(403, f"security profile {profile} requires TLS", "tls_required")
     if profile in (1, 2):
-        credentials = basic_credentials(peer.authorization)
-        if (
-            credentials is None
-            or credentials[0] != charge_point_id
-            or password_hash is None
-            or not verify_password(credentials[1], password_hash)
-        ):
+        if not _password_matches(peer, charge_point_id, password_hash):
             raise HandshakeRefused(401, "HTTP Basic authentication failed", "basic_auth_failed")
     elif profile == 3 and charge_point_id not in peer.client_certificate_names:
         raise HandshakeRefused(

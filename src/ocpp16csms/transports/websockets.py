@@ -11,6 +11,7 @@ gets its HTTP status and nothing reaches the central system.
 
 from __future__ import annotations
 
+import math
 import ssl
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -28,13 +29,15 @@ from websockets.typing import Subprotocol
 from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import TransportClosed
-from ._admit import admit, report_refusal
+from ._admit import Admission, report_refusal
 from .handshake import (
     SUBPROTOCOL,
     HandshakeOptions,
     HandshakeRefused,
     Peer,
+    single_header,
 )
+from .throttle import AuthThrottle
 
 __all__ = [
     "OcppWebSocketServer",
@@ -104,32 +107,52 @@ def _certificate_names(connection: ServerConnection) -> tuple[str, ...]:
     )
 
 
+def _address(connection: ServerConnection) -> str | None:
+    remote = connection.remote_address
+    if isinstance(remote, tuple) and remote:
+        return str(remote[0])
+    return None
+
+
 def server_arguments(
-    central_system: CentralSystem, options: WebSocketOptions | None = None
+    central_system: CentralSystem,
+    options: WebSocketOptions | None = None,
+    *,
+    throttle: AuthThrottle | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``websockets.asyncio.server.serve`` that serve OCPP 1.6J."""
+    """Keyword arguments for ``websockets.asyncio.server.serve`` that serve OCPP 1.6J.
+
+    ``throttle`` backs off failed authentications (default: an :class:`AuthThrottle` with its
+    documented defaults, one per call).
+    """
     options = options or WebSocketOptions()
+    admission = Admission(central_system, options.handshake, throttle)
     accepted: WeakKeyDictionary[ServerConnection, str] = WeakKeyDictionary()
 
     async def process_request(
         connection: ServerConnection, request: Request
     ) -> HttpResponse | None:
-        offered = request.headers.get_all("Sec-WebSocket-Protocol")
-        peer = Peer(
-            path=request.path,
-            subprotocols=tuple(p for header in offered for p in header.split(",")),
-            authorization=request.headers.get("Authorization"),
-            tls=connection.transport.get_extra_info("ssl_object") is not None,
-            client_certificate_names=_certificate_names(connection),
-        )
         try:
-            charge_point_id, _ = await admit(central_system, peer, options.handshake)
+            offered = request.headers.get_all("Sec-WebSocket-Protocol")
+            peer = Peer(
+                path=request.path,
+                subprotocols=tuple(p for header in offered for p in header.split(",")),
+                authorization=single_header(
+                    "Authorization", request.headers.get_all("Authorization")
+                ),
+                tls=connection.transport.get_extra_info("ssl_object") is not None,
+                client_certificate_names=_certificate_names(connection),
+                address=_address(connection),
+            )
+            charge_point_id, _ = await admission.admit(peer)
         except HandshakeRefused as refused:
             report_refusal(central_system, refused)
             log.warning("refused %s from %s: %s", request.path, connection.remote_address, refused)
             response = connection.respond(HTTPStatus(refused.status), refused.reason + "\n")
             if refused.status == 401:
                 response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+            if refused.retry_after is not None:
+                response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
             return response
         accepted[connection] = charge_point_id
         return None
@@ -189,13 +212,15 @@ async def serve(
     *,
     options: WebSocketOptions | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    throttle: AuthThrottle | None = None,
     **server_kwargs: Any,
 ) -> OcppWebSocketServer:
     """Start serving OCPP 1.6J on ``host:port`` (TLS with ``ssl_context``: profiles 2 and 3).
 
     For security profile 3 the ``ssl_context`` must request client certificates
     (``verify_mode = ssl.CERT_OPTIONAL`` or ``CERT_REQUIRED``, with the charge points' CA
-    loaded); the certificate's subject common name must be the charge point id.
+    loaded); the certificate's subject common name must be the charge point id. ``throttle``
+    backs off failed authentications (docs/security.md).
     """
     if ssl_context is not None and ssl_context.verify_mode == ssl.CERT_NONE:
         # Otherwise every security profile 3 charge point is refused with a bare 401.
@@ -203,7 +228,7 @@ async def serve(
             "the TLS context requests no client certificates: security profile 3 charge points "
             "will be refused (set verify_mode to CERT_OPTIONAL or CERT_REQUIRED)"
         )
-    arguments = server_arguments(central_system, options)
+    arguments = server_arguments(central_system, options, throttle=throttle)
     handler: Callable[[ServerConnection], Awaitable[None]] = arguments.pop("handler")
     server = await websockets_serve(
         handler, host, port, ssl=ssl_context, **arguments, **server_kwargs

@@ -28,6 +28,7 @@ from ...messages.security import (
 from .passwords import (
     DEFAULT_ITERATIONS,
     hash_password,
+    password_problem,
     verify_password,
 )
 from .service import (
@@ -64,5 +65,6 @@ __all__ = [
     "SignedUpdateFirmwareRequest",
     "SignedUpdateFirmwareResponse",
     "hash_password",
+    "password_problem",
     "verify_password",
 ]

@@ -56,7 +56,7 @@ from ...stores.device_state import (
     TransferRequest,
 )
 from ...stores.records import ChargePointRecord, ChargePointStore, ConfigurationStore
-from .passwords import hash_password
+from .passwords import hash_password, password_problem
 
 __all__ = ["CertificateApprover", "CertificateSigner", "SecurityService"]
 
@@ -154,6 +154,9 @@ class SecurityService:
         """
         if not 16 <= len(password) <= 40:
             raise InvalidRequest("an AuthorizationKey is 16 to 40 characters long")
+        problem = password_problem(password)
+        if problem is not None:
+            raise InvalidRequest(problem)
         known = (await self._configuration.get(charge_point_id)).get("AuthorizationKey")
         if known is not None and known.readonly:
             raise InvalidRequest(f"AuthorizationKey is read-only on {charge_point_id!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar, TypeVarTuple
@@ -281,6 +281,52 @@ def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# --- text that is not valid Unicode ------------------------------------------------------------
+
+# A peer may send a lone surrogate (JSON "\ud800"); it is valid input and must be kept, but
+# SQLite text is UTF-8, which cannot hold one. Such a string is bound as a BLOB holding its
+# UTF-8 bytes with the surrogates passed through, and read back from the BLOB: lossless, and
+# equal strings still compare equal in SQL. Every other string is stored as TEXT, unchanged.
+_BLOB_COLUMNS = frozenset({"value_sha256"})
+
+
+def _bind(value: object) -> object:
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
+    return value
+
+
+def _bound(parameters: Any) -> Any:
+    if isinstance(parameters, Mapping):
+        return {name: _bind(value) for name, value in parameters.items()}
+    return tuple(_bind(value) for value in parameters)
+
+
+def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> sqlite3.Row:
+    if any(type(value) is bytes for value in values):
+        names = [column[0] for column in cursor.description]
+        values = tuple(
+            value.decode("utf-8", "surrogatepass")
+            if type(value) is bytes and name not in _BLOB_COLUMNS
+            else value
+            for name, value in zip(names, values, strict=True)
+        )
+    return sqlite3.Row(cursor, values)
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that binds strings holding lone surrogates losslessly (see above)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _bound(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_bound(p) for p in parameters))
+
+
 # --- the database ---------------------------------------------------------------------------
 
 
@@ -359,6 +405,7 @@ class _Database:
                     timeout=self._timeout,
                     isolation_level=None,  # transactions are begun and ended explicitly
                     check_same_thread=False,  # used from worker threads, under the lock
+                    factory=_Connection,
                 )
             except sqlite3.Error as exc:
                 raise StoreError(f"opening SQLite database {self.path!r}: {exc}") from exc
@@ -374,7 +421,7 @@ class _Database:
 
 
 def _prepare(connection: sqlite3.Connection) -> None:
-    connection.row_factory = sqlite3.Row
+    connection.row_factory = _row
     # WAL for files (an in-memory database answers "memory" and stays so); FULL so that a
     # committed write survives a power loss too: what was answered to a charge point is kept.
     connection.execute("PRAGMA journal_mode = WAL")

@@ -302,7 +302,8 @@ class SqliteTransactionStore(_SqliteStore):
         rows = []
         for value in meter_values:
             text = _dump(_CONVERTER.unstructure(value))
-            digest = hashlib.sha256(text.encode()).digest()
+            # surrogatepass: a lone surrogate a peer sent is kept (it is bound as a BLOB).
+            digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
             rows.append(
                 (
                     charge_point_id,

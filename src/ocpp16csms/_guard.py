@@ -1,0 +1,131 @@
+"""Running host code (handlers, hooks) under a deadline, with every failure made an answer.
+
+Whatever a handler or the store under it does (raise, hang, leak a ``CancelledError`` of its
+own), the charge point gets exactly one answer and the connection lives on (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from ._logging import get_logger
+from .connection import Connection
+from .errors import InternalError, OcppError
+from .messages.base import Response
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "answer_within",
+    "close_within",
+    "is_foreign_cancellation",
+    "run_within",
+]
+
+log = get_logger("ocpp16csms")
+
+CLOSE_TIMEOUT = 5.0
+"""Seconds a close may take (a dead peer never completes it) before it is given up."""
+
+
+def is_foreign_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is a CancelledError some library raised while nobody cancelled us.
+
+    On asyncio a cancellation is real when a cancel scope around this task was cancelled or
+    the task has a cancel request pending (``Task.cancelling()``); a bare
+    ``asyncio.CancelledError`` raised by a store's own code has neither. On trio only trio
+    raises ``trio.Cancelled``, so an ``asyncio.CancelledError`` there is always foreign.
+    """
+    if not isinstance(error, asyncio.CancelledError | anyio.get_cancelled_exc_class()):
+        return False
+    if anyio.current_effective_deadline() == -math.inf:
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not on asyncio
+        return isinstance(error, asyncio.CancelledError)
+    return task is not None and task.cancelling() == 0
+
+
+async def answer_within(
+    answer: Callable[[], Awaitable[Response]],
+    timeout: float,
+    *,
+    charge_point_id: str,
+    message_id: str,
+    action: str,
+) -> Response | OcppError:
+    """The response ``answer()`` gives within ``timeout`` seconds, or the error to send.
+
+    An :class:`OcppError` is returned as raised; any other exception, a foreign
+    CancelledError and the deadline passing become :class:`InternalError`, logged with the
+    charge point and message id. A real cancellation propagates.
+    """
+    cp = charge_point_id
+    extra = {"charge_point_id": cp, "message_id": message_id}
+    failed = InternalError(f"the central system failed to process {action}")
+    with anyio.move_on_after(timeout) as deadline:
+        try:
+            return await answer()
+        except OcppError as raised:
+            return raised
+        except Exception:
+            log.exception(
+                "[%s] message %s: handler for %s failed", cp, message_id, action, extra=extra
+            )
+            return failed
+        except BaseException as raised:
+            if not is_foreign_cancellation(raised):
+                raise
+            # A store or library raised a CancelledError of its own (its own timeout, say)
+            # while nobody cancelled us: a failure like any other, not a shutdown.
+            log.error(
+                "[%s] message %s: handler for %s raised a CancelledError nobody asked for",
+                cp,
+                message_id,
+                action,
+                exc_info=True,
+                extra=extra,
+            )
+            return failed
+    assert deadline.cancelled_caught
+    log.error(
+        "[%s] message %s: handler for %s did not finish within %g s",
+        cp,
+        message_id,
+        action,
+        timeout,
+        extra=extra,
+    )
+    return InternalError(f"the central system did not process {action} in time")
+
+
+async def run_within(
+    job: Callable[[], Awaitable[None]],
+    timeout: float,
+    *,
+    charge_point_id: str,
+    message_id: str,
+    what: str,
+) -> None:
+    """Await ``job()`` for at most ``timeout`` seconds; log when it is given up."""
+    with anyio.move_on_after(timeout) as deadline:
+        await job()
+    if deadline.cancelled_caught:
+        log.error(
+            "[%s] message %s: %s given up after %g s",
+            charge_point_id,
+            message_id,
+            what,
+            timeout,
+            extra={"charge_point_id": charge_point_id, "message_id": message_id},
+        )
+
+
+async def close_within(connection: Connection, code: int, reason: str) -> None:
+    """Close ``connection``, giving up after :data:`CLOSE_TIMEOUT` seconds."""
+    with anyio.move_on_after(CLOSE_TIMEOUT):
+        await connection.close(code, reason)
