@@ -207,6 +207,11 @@ class FileTransferApp:
         except OSError:
             log.exception("[%s] storing a %s upload failed", cp, grant.kind.value)
             raise _Refused(500, "the upload could not be stored") from None
+        finally:
+            # A storage that stopped reading early leaves the generators open: close them here,
+            # in this task, rather than when they are collected.
+            for generator in (chunks, body):
+                await generator.aclose()  # type: ignore[attr-defined]
         log.info(
             "[%s] %s upload stored: %s (%d bytes)",
             cp,
