@@ -101,6 +101,9 @@ async def test_an_accepted_boot_brings_the_configuration_in_line_and_reports_dri
         cp.answer("ChangeConfiguration", change)
         await cp.call(BOOT)
         await wait_until(lambda: reports)
+        # The configuration store follows the accepted changes.
+        stored = await cs.stores.configuration.get("CP1")
+        assert stored["HeartbeatInterval"].value == "300"
         await cp.call(
             BootNotificationRequest(charge_point_vendor="Acme", charge_point_model="Other")
         )
@@ -135,9 +138,6 @@ async def test_an_accepted_boot_brings_the_configuration_in_line_and_reports_dri
         ("LocalPreAuthorize", "true"),
         ("WebSocketPingInterval", "30"),
     ]
-    # The configuration store follows the accepted changes.
-    stored = await cs.stores.configuration.get("CP1")
-    assert stored["HeartbeatInterval"].value == "300"
     # A boot of a model nothing is wanted for sends nothing; reconcile reads the boot's model.
     assert report.keys == ()
     assert report.in_sync
