@@ -25,6 +25,7 @@ from ocpp16csms.profiles.core import (
     OutboxState,
     same_configuration_value,
 )
+from ocpp16csms.testing import Answer, default_answers
 
 pytestmark = pytest.mark.anyio
 
@@ -176,8 +177,9 @@ async def test_the_outbox_delivers_when_the_charge_point_is_back() -> None:
         late = await outbox.post("CP1", ResetRequest(type=ResetType.HARD), expires_in=600)
         assert reset.state is OutboxState.QUEUED
         cs.clock.advance(120)  # type: ignore[attr-defined]
-        async with connected(cs) as cp:
-            cp.answer("Reset", error=ErrorCode.NOT_SUPPORTED)
+        answers = default_answers()  # set before it connects: delivery starts at once
+        answers["Reset"] = Answer(error=ErrorCode.NOT_SUPPORTED)
+        async with connected(cs, answers=answers) as cp:
             await wait_until(lambda: len(ended) == 3)
             # Delivered in order, expired ones not sent.
             assert [type(r).__name__ for r in cp.received] == ["ResetRequest", "ResetRequest"]
