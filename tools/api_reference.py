@@ -43,6 +43,8 @@ PACKAGES = [
     ("ocpp16csms.transports", "Handshake rules shared by the transports"),
     ("ocpp16csms.transports.websockets", "WebSocket server (extra `websockets`)"),
     ("ocpp16csms.transports.asgi", "ASGI application (extra `asgi`)"),
+    ("ocpp16csms.transfers", "File transfer over HTTP: grants, storage, the receiver app"),
+    ("ocpp16csms.transports.file_transfer", "File transfers of a central system"),
 ]
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 # Listed by name only: every enumeration and message class is described in messages.md.
