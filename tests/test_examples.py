@@ -133,3 +133,35 @@ def test_the_library_and_its_simulator_import_without_test_dependencies() -> Non
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def _demo(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), "--demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_load_balancing_demo_keeps_the_site_under_its_limit() -> None:
+    out = _demo("load_balancing.py")
+    assert "start CP-C/1                 CP-A/1=16 A, CP-A/2=16 A, CP-B/1=16 A, CP-C/1=16 A" in out
+    assert out.count(": ok") == 8
+    assert "every step within the site limit." in out
+
+
+def test_firmware_rollout_demo_installs_the_whole_fleet() -> None:
+    out = _demo("firmware_rollout.py")
+    assert "CP-2: Pending -> Offline" in out
+    assert "CP-3: Updating -> RetryScheduled (the charge point reported DownloadFailed)" in out
+    assert "CP-2: Offline -> Updating" in out
+    assert "CP-3: RetryScheduled -> Updating" in out
+    assert "Updating 3" not in out  # at most two at a time
+    assert out.rstrip().endswith(
+        "campaign finished: 6 of 6 installed; attempts {'CP-1': 1, 'CP-2': 1, 'CP-3': 2, "
+        "'CP-4': 1, 'CP-5': 1, 'CP-6': 1}"
+    )

@@ -8,13 +8,15 @@ from the central system are answered by configurable behaviour, and recorded.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar
 
 import anyio
+import anyio.abc
 import attrs
 
 from .._driver import Driver
@@ -34,6 +36,8 @@ from ..enums import (
     ConfigurationStatus,
     DataTransferStatus,
     DeleteCertificateStatus,
+    FirmwareStatus,
+    FirmwareStatusEnumType,
     GetCompositeScheduleStatus,
     GetInstalledCertificateStatus,
     LogStatus,
@@ -49,7 +53,7 @@ from ..enums import (
     UpdateFirmwareStatus,
     UpdateStatus,
 )
-from ..errors import ErrorCode, error_for_code
+from ..errors import CallErrorReceived, CallTimeout, ConnectionLost, ErrorCode, error_for_code
 from ..messages import (
     AuthorizeRequest,
     AuthorizeResponse,
@@ -64,6 +68,7 @@ from ..messages import (
     DataTransferResponse,
     DeleteCertificateResponse,
     ExtendedTriggerMessageResponse,
+    FirmwareStatusNotificationRequest,
     GetCompositeScheduleResponse,
     GetConfigurationRequest,
     GetConfigurationResponse,
@@ -82,6 +87,8 @@ from ..messages import (
     ResetResponse,
     SendLocalListResponse,
     SetChargingProfileResponse,
+    SignedFirmwareStatusNotificationRequest,
+    SignedUpdateFirmwareRequest,
     SignedUpdateFirmwareResponse,
     StartTransactionRequest,
     StatusNotificationRequest,
@@ -210,6 +217,8 @@ class ChargePointSimulator:
         #: Every request the central system sent, in order.
         self.received: list[Request[Any]] = []
         self._remote_stops: dict[int, anyio.Event] = {}
+        self._follow_ups: dict[str, Callable[[Any], Awaitable[None]]] = {}
+        self._group: anyio.abc.TaskGroup | None = None
 
     # -- behaviour ---------------------------------------------------------------------------
 
@@ -228,6 +237,44 @@ class ChargePointSimulator:
             response=response, error=error, description=description, delay=delay, drop=drop
         )
 
+    def report_firmware_updates(
+        self,
+        statuses: Iterable[FirmwareStatus | FirmwareStatusEnumType | str] = (
+            FirmwareStatus.DOWNLOADING,
+            FirmwareStatus.DOWNLOADED,
+            FirmwareStatus.INSTALLING,
+            FirmwareStatus.INSTALLED,
+        ),
+        *,
+        interval: float = 0.0,
+    ) -> None:
+        """From now on, follow each UpdateFirmware (§5.19) it answers with a
+        FirmwareStatusNotification (§4.5) per status, ``interval`` seconds apart, and each
+        SignedUpdateFirmware with SignedFirmwareStatusNotifications carrying its requestId.
+        An empty ``statuses`` stops the reports."""
+        sequence = tuple(str(getattr(s, "value", s)) for s in statuses)
+
+        async def report(request: Any) -> None:
+            signed = isinstance(request, SignedUpdateFirmwareRequest)
+            for status in sequence:
+                await anyio.sleep(interval)
+                if signed:
+                    await self.call(
+                        SignedFirmwareStatusNotificationRequest(
+                            status=FirmwareStatusEnumType(status), request_id=request.request_id
+                        )
+                    )
+                else:
+                    await self.call(
+                        FirmwareStatusNotificationRequest(status=FirmwareStatus(status))
+                    )
+
+        for action in ("UpdateFirmware", "SignedUpdateFirmware"):
+            if sequence:
+                self._follow_ups[action] = report
+            else:
+                self._follow_ups.pop(action, None)
+
     def received_of(self, request_type: type[Any]) -> list[Any]:
         """The requests of one type the central system sent."""
         return [r for r in self.received if isinstance(r, request_type)]
@@ -238,10 +285,12 @@ class ChargePointSimulator:
     async def running(self) -> AsyncIterator[ChargePointSimulator]:
         """Run the receive loop for the duration of the block, then close the connection."""
         async with anyio.create_task_group() as group:
+            self._group = group
             group.start_soon(self._driver.run, group, self._answer, None, self._arrived)
             try:
                 yield self
             finally:
+                self._group = None
                 await self.close()
                 group.cancel_scope.cancel()
 
@@ -417,7 +466,15 @@ class ChargePointSimulator:
                 and getattr(response, "status", None) is RemoteStartStopStatus.ACCEPTED
             ):
                 self._remote_stops.setdefault(request.transaction_id, anyio.Event()).set()
+            follow_up = self._follow_ups.get(request.action)
+            if follow_up is not None and self._group is not None:
+                self._group.start_soon(self._follow_up, follow_up, request)
         await self._driver.flush()
+
+    async def _follow_up(self, script: Callable[[Any], Awaitable[None]], request: Any) -> None:
+        # What a charge point does on its own after answering; it stops if the connection goes.
+        with contextlib.suppress(ConnectionLost, CallTimeout, CallErrorReceived):
+            await script(request)
 
     def _configuration_answer(self, request: GetConfigurationRequest) -> Response:
         keys = request.key or tuple(self.configuration)

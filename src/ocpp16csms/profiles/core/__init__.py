@@ -1,4 +1,5 @@
-"""The Core profile (OCPP 1.6 §4, §5): its messages, default handlers and operations."""
+"""The Core profile (OCPP 1.6 §4, §5): its messages, default handlers and operations, desired
+configuration and the outbox for charge points that are offline."""
 
 from ...messages.core import (
     AuthorizeRequest,
@@ -34,6 +35,14 @@ from ...messages.core import (
     UnlockConnectorRequest,
     UnlockConnectorResponse,
 )
+from .desired_configuration import (
+    ConfigurationReport,
+    ConfigurationReportListener,
+    DesiredConfiguration,
+    KeyDrift,
+    KeyOutcome,
+    same_configuration_value,
+)
 from .handlers import (
     CoreHandlers,
     DataTransferHandler,
@@ -55,6 +64,14 @@ from .meter_values import (
     phase_totals,
     reading_kind,
     transaction_energy,
+)
+from .outbox import (
+    MemoryOutboxStore,
+    Outbox,
+    OutboxEntry,
+    OutboxListener,
+    OutboxState,
+    OutboxStore,
 )
 from .service import (
     SECRET_CONFIGURATION_KEYS,
@@ -83,11 +100,14 @@ __all__ = [
     "ChangeConfigurationResponse",
     "ClearCacheRequest",
     "ClearCacheResponse",
+    "ConfigurationReport",
+    "ConfigurationReportListener",
     "CoreHandlers",
     "CoreService",
     "DataTransferHandler",
     "DataTransferRequest",
     "DataTransferResponse",
+    "DesiredConfiguration",
     "EnergyAnomaly",
     "EnergyResult",
     "EnergySource",
@@ -95,10 +115,18 @@ __all__ = [
     "GetConfigurationResponse",
     "HeartbeatRequest",
     "HeartbeatResponse",
+    "KeyDrift",
+    "KeyOutcome",
+    "MemoryOutboxStore",
     "MeterValueError",
     "MeterValuesRequest",
     "MeterValuesResponse",
     "NormalisedValue",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxListener",
+    "OutboxState",
+    "OutboxStore",
     "PhaseTotal",
     "Reading",
     "ReadingKind",
@@ -124,6 +152,7 @@ __all__ = [
     "normalise",
     "phase_totals",
     "reading_kind",
+    "same_configuration_value",
     "stale_transactions",
     "suspect_transactions",
     "transaction_energy",

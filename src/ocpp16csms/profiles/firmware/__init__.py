@@ -1,4 +1,5 @@
-"""Firmware Management (§4.4, §4.5, §5.9, §5.19): messages, operations and status views."""
+"""Firmware Management (§4.4, §4.5, §5.9, §5.19): messages, operations, status views, and
+firmware campaigns across a fleet."""
 
 from ...messages.firmware import (
     DiagnosticsStatusNotificationRequest,
@@ -10,6 +11,20 @@ from ...messages.firmware import (
     UpdateFirmwareRequest,
     UpdateFirmwareResponse,
 )
+from .campaign import (
+    FAILURE_STATUSES,
+    CampaignListener,
+    CampaignProgress,
+    CampaignSender,
+    FirmwareCampaign,
+)
+from .campaign_store import (
+    TERMINAL_STATES,
+    CampaignEntry,
+    CampaignState,
+    CampaignStore,
+    MemoryCampaignStore,
+)
 from .service import (
     DiagnosticsStatusReport,
     FirmwareService,
@@ -18,9 +33,18 @@ from .service import (
 )
 
 __all__ = [
+    "FAILURE_STATUSES",
+    "TERMINAL_STATES",
+    "CampaignEntry",
+    "CampaignListener",
+    "CampaignProgress",
+    "CampaignSender",
+    "CampaignState",
+    "CampaignStore",
     "DiagnosticsStatusNotificationRequest",
     "DiagnosticsStatusNotificationResponse",
     "DiagnosticsStatusReport",
+    "FirmwareCampaign",
     "FirmwareService",
     "FirmwareStatusNotificationRequest",
     "FirmwareStatusNotificationResponse",
@@ -28,6 +52,7 @@ __all__ = [
     "GetDiagnosticsRequest",
     "GetDiagnosticsResponse",
     "LogStatusReport",
+    "MemoryCampaignStore",
     "UpdateFirmwareRequest",
     "UpdateFirmwareResponse",
 ]

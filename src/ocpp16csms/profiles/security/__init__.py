@@ -1,5 +1,5 @@
 """The OCPP 1.6 security whitepaper (edition 2): messages, HTTP Basic password hashing,
-operations and SignCertificate."""
+operations, SignCertificate, and signed firmware (signing and checking before sending)."""
 
 from ...messages.security import (
     CertificateSignedRequest,
@@ -25,6 +25,14 @@ from ...messages.security import (
     SignedUpdateFirmwareRequest,
     SignedUpdateFirmwareResponse,
 )
+from .firmware_signing import (
+    FirmwareContent,
+    FirmwareSignature,
+    FirmwareSignatureError,
+    FirmwareVerifier,
+    sign_firmware,
+    verify_firmware_signature,
+)
 from .passwords import (
     DEFAULT_ITERATIONS,
     hash_password,
@@ -47,6 +55,10 @@ __all__ = [
     "DeleteCertificateResponse",
     "ExtendedTriggerMessageRequest",
     "ExtendedTriggerMessageResponse",
+    "FirmwareContent",
+    "FirmwareSignature",
+    "FirmwareSignatureError",
+    "FirmwareVerifier",
     "GetInstalledCertificateIdsRequest",
     "GetInstalledCertificateIdsResponse",
     "GetLogRequest",
@@ -66,5 +78,7 @@ __all__ = [
     "SignedUpdateFirmwareResponse",
     "hash_password",
     "password_problem",
+    "sign_firmware",
+    "verify_firmware_signature",
     "verify_password",
 ]

@@ -1,5 +1,5 @@
 """Smart Charging (§3.13, §5.5, §5.7, §5.16): messages, the pure composite-schedule engine and
-profile validation, the charging profile store, and the service."""
+profile validation, site load balancing, the charging profile store, and the service."""
 
 from ...messages.smart_charging import (
     ClearChargingProfileRequest,
@@ -20,6 +20,14 @@ from .composite import (
     validate_charging_profile,
     validate_remote_start_profile,
 )
+from .load_balancing import (
+    BalancingStrategy,
+    LoadDemand,
+    LoadShare,
+    balance_load,
+    charge_point_cap,
+    tx_profile_for,
+)
 from .service import (
     ScheduleDifference,
     SmartChargingService,
@@ -35,6 +43,7 @@ from .store import (
 )
 
 __all__ = [
+    "BalancingStrategy",
     "ChargePointLimits",
     "ChargingProfileError",
     "ChargingProfileStore",
@@ -45,18 +54,23 @@ __all__ = [
     "GetCompositeScheduleResponse",
     "InstalledChargingProfile",
     "InstalledProfile",
+    "LoadDemand",
+    "LoadShare",
     "MemoryChargingProfileStore",
     "ScheduleDifference",
     "SetChargingProfileRequest",
     "SetChargingProfileResponse",
     "SmartChargingService",
     "TransactionInfo",
+    "balance_load",
+    "charge_point_cap",
     "clear_matches",
     "compare_composite_schedules",
     "composite_schedule",
     "composite_schedule_response",
     "ends_with_transaction",
     "replaces",
+    "tx_profile_for",
     "validate_charging_profile",
     "validate_remote_start_profile",
 ]

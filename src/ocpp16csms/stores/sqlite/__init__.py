@@ -12,6 +12,7 @@ import attrs
 
 from ...bundle import Stores
 from ._database import _Database
+from .campaigns import SqliteCampaignStore
 from .charge_points import SqliteChargePointStore
 from .charging_profiles import SqliteChargingProfileStore
 from .configuration import SqliteConfigurationStore
@@ -23,6 +24,7 @@ from .reservations import SqliteReservationStore
 from .transactions import SqliteTransactionStore
 
 __all__ = [
+    "SqliteCampaignStore",
     "SqliteChargePointStore",
     "SqliteChargingProfileStore",
     "SqliteConfigurationStore",
