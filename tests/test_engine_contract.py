@@ -322,3 +322,16 @@ def test_an_accepted_charge_point_gets_the_validation_error() -> None:
     [event] = session.receive_text('[2,"m1","MeterValues",{"connectorId":"x"}]', now=0)
     assert isinstance(event, CallRejected)
     assert event.error.code != "SecurityError"
+
+
+@pytest.mark.anyio
+async def test_the_drivers_clock_is_the_backends_own() -> None:
+    # Deadlines are compared with cancel scopes': the driver's cached clock must be the one
+    # anyio reads (trio's is offset from the system's).
+    import anyio
+
+    from ocpp16csms._driver import backend_clock
+
+    now = backend_clock()
+    assert now is not anyio.current_time
+    assert abs(now() - anyio.current_time()) < 0.05

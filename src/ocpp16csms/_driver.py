@@ -2,7 +2,8 @@
 
 The central system and the charge point simulator both run a connection through this: a
 receive loop that never blocks on handlers, a timer loop for call deadlines, an outbox flushed
-under one lock, an abort that fails every waiting caller, and awaitable outbound calls.
+by one sender at a time, an abort that fails every waiting caller, and awaitable outbound
+calls.
 """
 
 from __future__ import annotations
@@ -25,6 +26,28 @@ __all__ = ["Driver"]
 log = get_logger("ocpp16csms")
 
 
+def backend_clock() -> Callable[[], float]:
+    """The running backend's own monotonic clock, looked up once.
+
+    ``anyio.current_time()`` finds the backend anew on every call; the driver asks for the
+    time on every frame. The clock must be the backend's (trio's may be offset or mocked),
+    since deadlines are compared with cancel scopes'.
+    """
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop().time
+    except RuntimeError:
+        pass
+    try:
+        import trio
+
+        trio.lowlevel.current_task()  # raises RuntimeError outside trio
+    except (ImportError, RuntimeError):
+        return anyio.current_time
+    return trio.current_time
+
+
 class Driver:
     """Runs one connection's :class:`Session` with anyio (asyncio or trio)."""
 
@@ -35,8 +58,11 @@ class Driver:
         self.closed = False
         #: Set once the driver stopped accepting frames (closed, aborted or lost).
         self.done = anyio.Event()
-        self._send_lock = anyio.Lock()
+        self._flushing = False
+        # Made only when a second sender has to wait (rare), so a flush costs no event.
+        self._flushed: anyio.Event | None = None
         self._wakeup = anyio.Event()
+        self._now: Callable[[], float] = anyio.current_time
 
     async def run(
         self,
@@ -51,6 +77,7 @@ class Driver:
         called in arrival order); the events that end our calls wake their callers; every
         other event goes to ``on_event``.
         """
+        self._now = backend_clock()
         async with anyio.create_task_group() as io:
             io.start_soon(self._timer_loop, on_event)
             await self._receive_loop(handlers, on_call, on_event, on_arrival)
@@ -74,7 +101,7 @@ class Driver:
                 # before the close is not processed; the session no longer accepts any.
                 return
             try:
-                events = self.session.receive_text(text, anyio.current_time())
+                events = self.session.receive_text(text, self._now())
             except Exception:
                 # A bug of ours, never the peer's doing: the frame is lost, the link is not.
                 log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
@@ -96,7 +123,7 @@ class Driver:
                 await wakeup.wait()
             if wakeup.is_set():
                 self._wakeup = anyio.Event()
-            events = self.session.handle_timers(anyio.current_time())
+            events = self.session.handle_timers(self._now())
             await self.flush()
             for event in events:
                 await self._dispatch(event, on_event)
@@ -110,25 +137,43 @@ class Driver:
             await on_event(event)
 
     async def flush(self) -> None:
-        """Send what the session has to send; a closed transport aborts the driver."""
-        if not self.session.has_outgoing:
+        """Send what the session has to send; a closed transport aborts the driver.
+
+        One task sends at a time, in order; another that finds frames waiting meanwhile waits
+        for it (so a peer that does not read holds every sender back, as a lock would).
+        """
+        session = self.session
+        if not session.has_outgoing:
             return
-        async with self._send_lock:
-            for text in self.session.outgoing():
-                if self.closed:
-                    return
-                try:
-                    await self.connection.send(text)
-                except TransportClosed:
-                    self.abort()
-                    return
-                except (UnicodeError, ValueError):
-                    # The session only emits sendable frames; should a transport still refuse
-                    # one, that frame is lost and the link lives on.
-                    log.exception(
-                        "[%s] a frame could not be encoded and was dropped",
-                        self.session.charge_point_id,
-                    )
+        while self._flushing:
+            if self._flushed is None:
+                self._flushed = anyio.Event()
+            await self._flushed.wait()
+            if not session.has_outgoing:
+                return
+        self._flushing = True
+        try:
+            while session.has_outgoing:
+                for text in session.outgoing():
+                    if self.closed:
+                        return
+                    try:
+                        await self.connection.send(text)
+                    except TransportClosed:
+                        self.abort()
+                        return
+                    except (UnicodeError, ValueError):
+                        # The session only emits sendable frames; should a transport still
+                        # refuse one, that frame is lost and the link lives on.
+                        log.exception(
+                            "[%s] a frame could not be encoded and was dropped",
+                            session.charge_point_id,
+                        )
+        finally:
+            self._flushing = False
+            waiting, self._flushed = self._flushed, None
+            if waiting is not None:
+                waiting.set()
 
     def abort(self) -> None:
         """Stop taking frames and fail every call waiting on this connection (ConnectionLost)."""
@@ -146,7 +191,7 @@ class Driver:
         Raises :class:`~ocpp16csms.errors.LocalProtocolError` when the session is closed and
         :class:`~ocpp16csms.errors.QueueFull` when too many calls wait already.
         """
-        message_id = self.session.start_call(request, anyio.current_time())
+        message_id = self.session.start_call(request, self._now())
         waiter = self.pending.add(message_id)
         self._wakeup.set()
         return waiter

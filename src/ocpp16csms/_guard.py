@@ -66,7 +66,6 @@ async def answer_within(
     """
     cp = charge_point_id
     extra = {"charge_point_id": cp, "message_id": message_id}
-    failed = InternalError(f"the central system failed to process {action}")
     with anyio.move_on_after(timeout) as deadline:
         try:
             return await answer()
@@ -76,7 +75,7 @@ async def answer_within(
             log.exception(
                 "[%s] message %s: handler for %s failed", cp, message_id, action, extra=extra
             )
-            return failed
+            return InternalError(f"the central system failed to process {action}")
         except BaseException as raised:
             if not is_foreign_cancellation(raised):
                 raise
@@ -90,7 +89,7 @@ async def answer_within(
                 exc_info=True,
                 extra=extra,
             )
-            return failed
+            return InternalError(f"the central system failed to process {action}")
     assert deadline.cancelled_caught
     log.error(
         "[%s] message %s: handler for %s did not finish within %g s",

@@ -9,9 +9,7 @@ without passing ``extra`` each time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 __all__ = ["get_logger", "message_context"]
 
@@ -41,11 +39,21 @@ def get_logger(name: str) -> logging.Logger:
     return logger
 
 
-@contextmanager
-def message_context(charge_point_id: str | None, message_id: str | None) -> Iterator[None]:
-    """Records logged inside the block (and tasks started in it) carry these ids."""
-    token = _CONTEXT.set((charge_point_id, message_id))
-    try:
-        yield
-    finally:
-        _CONTEXT.reset(token)
+class message_context:
+    """Records logged inside the block (and tasks started in it) carry these ids.
+
+    A plain class rather than a generator context manager: it runs for every message.
+    """
+
+    __slots__ = ("_ids", "_token")
+
+    def __init__(self, charge_point_id: str | None, message_id: str | None) -> None:
+        self._ids = (charge_point_id, message_id)
+        self._token: Token[tuple[str | None, str | None]] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _CONTEXT.set(self._ids)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _CONTEXT.reset(self._token)

@@ -507,9 +507,10 @@ class CentralSystem:
         await link.driver.flush()
         if response is not None:
             await self._run_after_hooks(request, response, context)
-        # The charge point sent it (DataTransfer's class direction is Both).
-        inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
-        await self._emit(Exchange(cp, message_id, inbound, request, response, error))
+        if self._observers:
+            # The charge point sent it (DataTransfer's class direction is Both).
+            inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
+            await self._emit(Exchange(cp, message_id, inbound, request, response, error))
         return response, error
 
     async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
@@ -623,16 +624,17 @@ class CentralSystem:
         )
         with message_context(charge_point_id, message_id):
             await link.driver.finish_call(waiter)
-        await self._emit(
-            Exchange(
-                charge_point_id,
-                message_id,
-                Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT,
-                _redacted(request),
-                waiter.response,
-                waiter.error,
+        if self._observers:
+            await self._emit(
+                Exchange(
+                    charge_point_id,
+                    message_id,
+                    Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT,
+                    _redacted(request),
+                    waiter.response,
+                    waiter.error,
+                )
             )
-        )
         return waiter.outcome()  # type: ignore[return-value]
 
     async def disconnect(

@@ -191,6 +191,10 @@ def _fail(
     raise FrameError(description, message_id=message_id, message_type=message_type)
 
 
+# One decoder for every frame: json.loads with hooks builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse_frame(text: str | bytes) -> Frame:
     """Parse one OCPP-J frame; raise :class:`FrameError` and nothing else on any bad input."""
     if isinstance(text, bytes | bytearray):
@@ -201,7 +205,7 @@ def parse_frame(text: str | bytes) -> Frame:
     if not isinstance(text, str):
         _fail(f"a frame is text, got {type(text).__name__}")
     try:
-        frame = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        frame = _DECODER.decode(text)
     except (ValueError, RecursionError):
         match = _HEAD.match(text)
         head = (int(match.group(1)), _unescape(match.group(2))) if match else (None, None)

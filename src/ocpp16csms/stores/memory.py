@@ -43,17 +43,26 @@ class MemoryChargePointStore:
     def __init__(self, records: Iterable[ChargePointRecord] = ()) -> None:
         self._records = {r.charge_point_id: r for r in records}
         self._statuses: dict[str, dict[int, ConnectorStatus]] = {}
+        # last-seen apart from the record: a Heartbeat then writes one value, not a new record.
+        self._last_seen: dict[str, datetime] = {}
 
     async def get(self, charge_point_id: str) -> ChargePointRecord | None:
-        return self._records.get(charge_point_id)
+        record = self._records.get(charge_point_id)
+        seen = self._last_seen.get(charge_point_id)
+        if record is not None and seen is not None:
+            if record.last_seen is None or record.last_seen < seen:
+                record = self._records[charge_point_id] = attrs.evolve(record, last_seen=seen)
+            del self._last_seen[charge_point_id]
+        return record
 
     async def save(self, record: ChargePointRecord) -> None:
+        self._last_seen.pop(record.charge_point_id, None)
         self._records[record.charge_point_id] = record
 
     async def record_boot(
         self, charge_point_id: str, boot: BootInfo, status: RegistrationStatus, at: datetime
     ) -> None:
-        record = self._records.get(charge_point_id)
+        record = await self.get(charge_point_id)
         if record is None:
             raise UnknownChargePoint(charge_point_id)
         self._records[charge_point_id] = attrs.evolve(
@@ -61,9 +70,11 @@ class MemoryChargePointStore:
         )
 
     async def touch(self, charge_point_id: str, at: datetime) -> None:
-        record = self._records.get(charge_point_id)
-        if record is not None and (record.last_seen is None or record.last_seen < at):
-            self._records[charge_point_id] = attrs.evolve(record, last_seen=at)
+        if charge_point_id not in self._records:
+            return
+        seen = self._last_seen.get(charge_point_id)
+        if seen is None or seen < at:
+            self._last_seen[charge_point_id] = at
 
     async def set_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> bool:
         statuses = self._statuses.setdefault(charge_point_id, {})
