@@ -250,8 +250,8 @@ class ChargePointSimulator:
     ) -> None:
         """From now on, follow each UpdateFirmware (§5.19) it answers with a
         FirmwareStatusNotification (§4.5) per status, ``interval`` seconds apart, and each
-        SignedUpdateFirmware with SignedFirmwareStatusNotifications carrying its requestId.
-        An empty ``statuses`` stops the reports."""
+        SignedUpdateFirmware it accepts with SignedFirmwareStatusNotifications carrying its
+        requestId. An empty ``statuses`` stops the reports."""
         sequence = tuple(str(getattr(s, "value", s)) for s in statuses)
 
         async def report(request: Any) -> None:
@@ -467,7 +467,10 @@ class ChargePointSimulator:
             ):
                 self._remote_stops.setdefault(request.transaction_id, anyio.Event()).set()
             follow_up = self._follow_ups.get(request.action)
-            if follow_up is not None and self._group is not None:
+            # A charge point that refused the request (a status other than Accepted…) does
+            # nothing afterwards; UpdateFirmware's answer has no status: always followed.
+            status = str(getattr(getattr(response, "status", None), "value", "Accepted"))
+            if follow_up is not None and self._group is not None and status.startswith("Accepted"):
                 self._group.start_soon(self._follow_up, follow_up, request)
         await self._driver.flush()
 

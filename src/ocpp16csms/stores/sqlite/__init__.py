@@ -19,6 +19,7 @@ from .configuration import SqliteConfigurationStore
 from .device_state import SqliteDeviceStateStore
 from .id_tags import SqliteIdTagStore
 from .local_lists import SqliteLocalListStore
+from .outbox import SqliteOutboxStore
 from .pnc_certificates import SqlitePncCertificateStore
 from .reservations import SqliteReservationStore
 from .transactions import SqliteTransactionStore
@@ -31,6 +32,7 @@ __all__ = [
     "SqliteDeviceStateStore",
     "SqliteIdTagStore",
     "SqliteLocalListStore",
+    "SqliteOutboxStore",
     "SqlitePncCertificateStore",
     "SqliteReservationStore",
     "SqliteStores",

@@ -8,15 +8,13 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from ...profiles.firmware.campaign_store import CampaignEntry, CampaignState
-from .._lossless import escape_text, instant_micros, unescape_text
-from ._database import _Database
+from .._lossless import escape_text, unescape_text
+from ._side import SideTableStore, iso, read_text, text, when
 
 __all__ = ["SqliteCampaignStore"]
 
@@ -34,62 +32,25 @@ _TABLE = """CREATE TABLE IF NOT EXISTS firmware_campaign_entries (
 )"""
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    instant_micros(value)  # refuses a naive datetime
-    return value.isoformat()
-
-
-def _when(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else escape_text(value)
-
-
-def _read(value: str | None) -> str | None:
-    return None if value is None else unescape_text(value)
-
-
 def _entry(row: sqlite3.Row) -> CampaignEntry:
     return CampaignEntry(
         campaign_id=unescape_text(row["campaign_id"]),
         charge_point_id=unescape_text(row["charge_point_id"]),
         state=CampaignState(row["state"]),
         attempts=row["attempts"],
-        last_status=_read(row["last_status"]),
+        last_status=read_text(row["last_status"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
-        next_attempt_at=_when(row["next_attempt_at"]),
-        attempt_started_at=_when(row["attempt_started_at"]),
-        error=_read(row["error"]),
+        next_attempt_at=when(row["next_attempt_at"]),
+        attempt_started_at=when(row["attempt_started_at"]),
+        error=read_text(row["error"]),
     )
 
 
-class SqliteCampaignStore:
+class SqliteCampaignStore(SideTableStore):
     """Firmware campaign entries in SQLite: in a :class:`SqliteStores`' database, or in the
     file at a path (``":memory:"``: a private database); see the module docstring."""
 
-    def __init__(self, database: Any, *, timeout: float = 5.0) -> None:
-        shared = getattr(database, "_database", None)
-        if isinstance(shared, _Database):
-            self._db = shared
-        elif isinstance(database, str | os.PathLike):
-            self._db = _Database(os.fspath(database), timeout=timeout)
-        else:
-            raise TypeError(f"expected SqliteStores or a path, got {type(database).__name__}")
-        self._ready = False
-
-    async def aclose(self) -> None:
-        """Close the database connection (that of the :class:`SqliteStores`, when shared)."""
-        await self._db.aclose()
-
-    async def _run(self, work: Any, *, write: bool) -> Any:
-        if not self._ready:
-            await self._db.write(lambda db: db.execute(_TABLE))
-            self._ready = True
-        return await (self._db.write(work) if write else self._db.read(work))
+    TABLE = _TABLE
 
     async def save(self, entry: CampaignEntry) -> None:
         values = (
@@ -97,11 +58,11 @@ class SqliteCampaignStore:
             escape_text(entry.charge_point_id),
             entry.state.value,
             entry.attempts,
-            _text(entry.last_status),
-            _iso(entry.updated_at),
-            _iso(entry.next_attempt_at),
-            _iso(entry.attempt_started_at),
-            _text(entry.error),
+            text(entry.last_status),
+            iso(entry.updated_at),
+            iso(entry.next_attempt_at),
+            iso(entry.attempt_started_at),
+            text(entry.error),
         )
 
         def work(db: sqlite3.Connection) -> None:
