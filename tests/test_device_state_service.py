@@ -112,3 +112,20 @@ async def test_a_security_event_is_kept_before_it_is_acknowledged() -> None:
             await cp.call(event)
         assert raised.value.code == "InternalError"  # the charge point will retry
     await wait_until(lambda: not cs.is_connected("CP1"))
+
+
+async def test_a_request_the_store_cannot_keep_is_logged_and_the_operation_still_succeeds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stores, state = _stores()
+    cs = make_central_system(stores=stores)  # type: ignore[arg-type]
+
+    async def broken(request: object) -> None:
+        raise OSError("disk full")
+
+    state.record_request = broken  # type: ignore[method-assign]
+    async with connected(cs) as cp:
+        cp.answer("GetDiagnostics", GetDiagnosticsResponse(file_name="diag.zip"))
+        answer = await cs.firmware.get_diagnostics("CP1", "ftp://diag.example.com/in/")
+    assert answer.file_name == "diag.zip"  # the charge point has it: no error to retry on
+    assert any("could not store the Diagnostics request" in r.getMessage() for r in caplog.records)

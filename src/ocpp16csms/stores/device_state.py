@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from .._logging import get_logger
 from ..enums import (
     DiagnosticsStatus,
     FirmwareStatus,
@@ -39,7 +40,11 @@ __all__ = [
     "TransferRequest",
     "TransferStatus",
     "kind_set",
+    "remember_request",
 ]
+
+
+_log = get_logger("ocpp16csms.device_state")
 
 
 class TransferKind(StrEnum):
@@ -290,3 +295,17 @@ class MemoryDeviceStateStore:
             key=lambda event: event.timestamp,  # stable: arrival order among equal instants
         )
         return found if limit is None else found[:limit]
+
+
+async def remember_request(store: DeviceStateStore | None, request: TransferRequest) -> None:
+    """Keep a request the charge point has already taken; without a store, nothing.
+
+    A store failure is logged, not raised: the operation succeeded, and an error would make
+    its caller send it again.
+    """
+    if store is None:
+        return
+    try:
+        await store.record_request(request)
+    except Exception:
+        _log.exception("[%s] could not store the %s request", request.charge_point_id, request.kind)

@@ -33,7 +33,13 @@ from ...messages import (
     UpdateFirmwareRequest,
     UpdateFirmwareResponse,
 )
-from ...stores.device_state import DeviceStateStore, TransferKind, TransferRequest, TransferStatus
+from ...stores.device_state import (
+    DeviceStateStore,
+    TransferKind,
+    TransferRequest,
+    TransferStatus,
+    remember_request,
+)
 from ...stores.records import ConfigurationStore
 
 __all__ = [
@@ -149,7 +155,8 @@ class FirmwareService:
         await check_transfer_location(self._configuration, charge_point_id, location)
         check_retries(retries, retry_interval)
         response = await self._engine.call(charge_point_id, request)
-        await self._remember(
+        await remember_request(
+            self._device_state,
             TransferRequest(
                 charge_point_id=charge_point_id,
                 kind=TransferKind.FIRMWARE,
@@ -158,7 +165,7 @@ class FirmwareService:
                 retrieve_date=retrieve_date,
                 retries=retries,
                 retry_interval=retry_interval,
-            )
+            ),
         )
         return response
 
@@ -191,7 +198,8 @@ class FirmwareService:
         check_retries(retries, retry_interval)
         check_time_span(start_time, stop_time, ("start_time", "stop_time"))
         response = await self._engine.call(charge_point_id, request)
-        await self._remember(
+        await remember_request(
+            self._device_state,
             TransferRequest(
                 charge_point_id=charge_point_id,
                 kind=TransferKind.DIAGNOSTICS,
@@ -202,7 +210,7 @@ class FirmwareService:
                 start_time=start_time,
                 stop_time=stop_time,
                 file_name=response.file_name,
-            )
+            ),
         )
         return response
 
@@ -304,16 +312,4 @@ class FirmwareService:
                     status=status,
                     received_at=context.received_at,
                 )
-            )
-
-    async def _remember(self, request: TransferRequest) -> None:
-        # The charge point has the request: a store failure now must not turn its answer
-        # into an error the caller would retry, so it is logged instead.
-        if self._device_state is None:
-            return
-        try:
-            await self._device_state.record_request(request)
-        except Exception:
-            log.exception(
-                "[%s] could not store the %s request", request.charge_point_id, request.kind
             )

@@ -30,8 +30,8 @@ from ...messages.core import (
     DataTransferResponse,
     GetConfigurationRequest,
 )
+from ...pem import CERTIFICATE, CERTIFICATE_REQUEST, pem_problem
 from ...stores.records import ConfigurationStore, IdTagStore, StoreError
-from ._pem import CERTIFICATE, CERTIFICATE_REQUEST, pem_problem
 from ._signing import CertificateState, SigningFlow
 from .codec import PncCodec
 from .configuration import PNC_CONFIGURATION_KEYS, PncConfiguration, PncSettings

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
@@ -49,11 +48,13 @@ from ...messages import (
     SignedUpdateFirmwareResponse,
 )
 from ...messages.core import ChangeConfigurationRequest, ChangeConfigurationResponse
+from ...pem import CERTIFICATE, CERTIFICATE_REQUEST, pem_problem
 from ...stores.device_state import (
     DeviceStateStore,
     SecurityEventRecord,
     TransferKind,
     TransferRequest,
+    remember_request,
 )
 from ...stores.records import ChargePointRecord, ChargePointStore, ConfigurationStore
 from .passwords import hash_password, password_problem
@@ -71,47 +72,16 @@ CertificateApprover = Callable[[str, str], Awaitable[bool]]
 """``async def approve(charge_point_id, csr_pem) -> bool``: a quick decision awaited *before*
 SignCertificate is answered (False answers Rejected, and the signer is not called)."""
 
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END ([A-Z0-9 ]+)-----", re.S)
-_CSR_LABELS = frozenset({"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"})
 
 # Accepted CSRs waiting for their answer to go out. An entry normally lives only until the
 # answer is flushed; one whose answer was dropped (the connection closed) stays, so keep few.
 _PENDING_MAX = 256
 
 
-def pem_problem(text: str, labels: frozenset[str], *, many: bool = False) -> str | None:
-    """Why ``text`` is not PEM of one block (``many``: one or more) labelled by ``labels``, or
-    None. Each block needs a base64 body holding DER (an ASN.1 SEQUENCE); only whitespace
-    may stand between blocks (RFC 7468, strict)."""
-    position, blocks = 0, 0
-    for match in _PEM_BLOCK.finditer(text):
-        if text[position : match.start()].strip():
-            return "has text outside its PEM blocks"
-        begin, body, end = match.groups()
-        if begin != end:
-            return f"has a block that begins as {begin} and ends as {end}"
-        if begin not in labels:
-            return f"has a {begin} block"
-        try:
-            der = base64.b64decode("".join(body.split()), validate=True)
-        except (binascii.Error, ValueError):
-            return "has a block whose body is not base64"
-        if not der.startswith(b"\x30"):
-            return "has a block that holds no DER structure"
-        position, blocks = match.end(), blocks + 1
-    if text[position:].strip():
-        return "has text outside its PEM blocks"
-    if blocks == 0:
-        return "is not PEM (no -----BEGIN …----- / -----END …----- block)"
-    if blocks > 1 and not many:
-        return f"has {blocks} PEM blocks, not one"
-    return None
-
-
 def check_certificate(text: str, field: str, *, many: bool = False) -> None:
     """Raise :class:`InvalidRequest` unless ``text`` is PEM ``CERTIFICATE`` text: one block, or
     with ``many`` a chain. (The message classes hold the whitepaper's length limits.)"""
-    problem = pem_problem(text, frozenset({"CERTIFICATE"}), many=many)
+    problem = pem_problem(text, CERTIFICATE, many=many)
     if problem is not None:
         raise InvalidRequest(f"{field} {problem}")
 
@@ -213,7 +183,8 @@ class SecurityService:
             raise InvalidRequest("firmware.signature must be non-empty base64")
         check_retries(retries, retry_interval)
         response = await self._engine.call(charge_point_id, request)
-        await self._remember(
+        await remember_request(
+            self._device_state,
             TransferRequest(
                 charge_point_id=charge_point_id,
                 kind=TransferKind.SIGNED_FIRMWARE,
@@ -224,7 +195,7 @@ class SecurityService:
                 install_date=firmware.install_date_time,
                 retries=retries,
                 retry_interval=retry_interval,
-            )
+            ),
         )
         return response
 
@@ -263,7 +234,8 @@ class SecurityService:
         )
         check_retries(retries, retry_interval)
         response = await self._engine.call(charge_point_id, request)
-        await self._remember(
+        await remember_request(
+            self._device_state,
             TransferRequest(
                 charge_point_id=charge_point_id,
                 kind=TransferKind.LOG,
@@ -276,21 +248,9 @@ class SecurityService:
                 stop_time=log.latest_timestamp,
                 log_type=log_type,
                 file_name=response.filename,
-            )
+            ),
         )
         return response
-
-    async def _remember(self, request: TransferRequest) -> None:
-        # The charge point has the request: a store failure now must not turn its answer
-        # into an error the caller would retry, so it is logged instead.
-        if self._device_state is None:
-            return
-        try:
-            await self._device_state.record_request(request)
-        except Exception:
-            log.exception(
-                "[%s] could not store the %s request", request.charge_point_id, request.kind
-            )
 
     async def _record_security_event(
         self,
@@ -385,7 +345,7 @@ class SecurityService:
         self, request: SignCertificateRequest, context: CallContext
     ) -> SignCertificateResponse:
         cp = context.charge_point_id
-        reason = pem_problem(request.csr, _CSR_LABELS)
+        reason = pem_problem(request.csr, CERTIFICATE_REQUEST)
         if reason is not None:
             reason = f"the CSR {reason}"
         elif not self._engine.is_running:

@@ -1,4 +1,5 @@
-"""Is this text PEM of the expected kind? A check without ``cryptography`` (RFC 7468, strict)."""
+"""Is this text PEM of the expected kind? One check for every feature, without
+``cryptography`` (RFC 7468, strict): certificates, chains and CSRs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import re
 __all__ = ["CERTIFICATE", "CERTIFICATE_REQUEST", "pem_problem"]
 
 CERTIFICATE = frozenset({"CERTIFICATE"})
+"""The label of a certificate (one, or a chain of them)."""
 CERTIFICATE_REQUEST = frozenset({"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"})
+"""The labels of a certificate signing request (the second is the older spelling)."""
 
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END ([A-Z0-9 ]+)-----", re.S)
 
