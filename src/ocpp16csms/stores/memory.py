@@ -120,6 +120,9 @@ class MemoryTransactionStore:
     def __init__(self, *, first_id: int = 1) -> None:
         self._next_id = first_id
         self._transactions: dict[int, TransactionRecord] = {}
+        # The ids of the active transactions, in the order they started (a dict as an ordered
+        # set): active() looks at these only, not at every transaction ever stored.
+        self._active: dict[int, None] = {}
         self._by_start: dict[tuple[object, ...], int] = {}
         self._meter_values: dict[str, list[StoredMeterValue]] = {}
         self._seen_values: set[StoredMeterValue] = set()
@@ -136,6 +139,7 @@ class MemoryTransactionStore:
         record = TransactionRecord(transaction_id=self._next_id, start=start)
         self._next_id += 1
         self._transactions[record.transaction_id] = record
+        self._active[record.transaction_id] = None
         self._by_start[key] = record.transaction_id
         return record, True
 
@@ -148,17 +152,18 @@ class MemoryTransactionStore:
             return record
         record = attrs.evolve(record, stop=stop)
         self._transactions[transaction_id] = record
+        self._active.pop(transaction_id, None)
         return record
 
     async def active(
         self, *, charge_point_id: str | None = None, id_tag: str | None = None
     ) -> Sequence[TransactionRecord]:
         tag = id_tag.casefold() if id_tag is not None else None
+        records = self._transactions
         return [
             r
-            for r in self._transactions.values()
-            if r.active
-            and (charge_point_id is None or r.start.charge_point_id == charge_point_id)
+            for r in (records[transaction_id] for transaction_id in self._active)
+            if (charge_point_id is None or r.start.charge_point_id == charge_point_id)
             and (tag is None or r.start.id_tag.casefold() == tag)
         ]
 
@@ -170,6 +175,7 @@ class MemoryTransactionStore:
             return record
         record = attrs.evolve(record, unconfirmed_end=end)
         self._transactions[transaction_id] = record
+        self._active.pop(transaction_id, None)
         return record
 
     async def unconfirmed(
