@@ -48,9 +48,19 @@ async def _sqlite() -> AsyncIterator[Stores]:
         yield stores
 
 
+@asynccontextmanager
+async def _postgresql() -> AsyncIterator[Stores]:
+    import _postgres
+
+    _postgres.require()
+    with _postgres.postgresql_stores_for_tests() as stores:
+        yield stores
+
+
 STORES: dict[str, Callable[[], AbstractAsyncContextManager[Stores]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "postgresql": _postgresql,
 }
 """Store factories the suite runs against: name → an async context manager of ``Stores``."""
 
