@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "Child",
     "GcMeter",
     "LoadClient",
     "apply_gc_setting",
@@ -42,7 +43,7 @@ __all__ = [
 
 def raise_fd_limit(wanted: int = 1 << 17) -> int:
     """Raise this process's open-file limit (10,000 sockets need more than the usual 1,024)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
     except (ValueError, OSError):
@@ -298,7 +299,7 @@ async def open_clients(
         try:
             await loop.create_connection(lambda: client, host, port)
             await asyncio.wait_for(client.upgraded, 60)
-        except (OSError, ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, ConnectionError):
             if client.transport is not None:
                 client.transport.close()
             return None
@@ -308,3 +309,44 @@ async def open_clients(
     clients = [c for c in results if c is not None]
     return clients, len(ids) - len(clients)
 
+
+class Child:
+    """A child process spoken to over its stdin and stdout, one JSON object a line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, script: str, *arguments: str) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            script,
+            *arguments,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 24,
+        )
+        return cls(process)
+
+    async def read(self, timeout: float = 120.0) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"child {self.process.pid} ended")
+        return dict(json.loads(line))
+
+    async def ask(self, timeout: float = 120.0, **command: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+        await self.process.stdin.drain()
+        return await self.read(timeout)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), 20)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()

@@ -41,8 +41,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _servers import IMPLEMENTATIONS, serve_implementation  # noqa: E402
-from _wsload import (  # noqa: E402
+from _servers import IMPLEMENTATIONS, serve_implementation
+from _wsload import (
+    Child,
     GcMeter,
     apply_gc_setting,
     command_reader,
@@ -92,7 +93,16 @@ async def server_main(args: argparse.Namespace) -> None:
                 gc.collect()
                 if command.get("freeze"):
                     gc.freeze()
-                reply(rss_kib=rss_kib(), connected=len(served.connected()))
+                objects = gc.get_objects()
+                types: dict[str, int] = {}
+                for o in objects:
+                    name = type(o).__qualname__
+                    types[name] = types.get(name, 0) + 1
+                del objects
+                reply(rss_kib=rss_kib(), connected=len(served.connected()), types=types)
+            elif op == "census":
+                # No collection first: what lives (garbage included) with N CALLs in flight.
+                reply(objects=len(gc.get_objects()))
             elif op == "snapshot":
                 import tracemalloc
 
@@ -237,50 +247,9 @@ async def closed_loop(clients: list[Any], seconds: float) -> dict[str, Any]:
 # -- the orchestrator ----------------------------------------------------------------------
 
 
-class Child:
-    """A child process spoken to over its stdin and stdout, one JSON object a line."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls, *arguments: str) -> Child:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            *arguments,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 24,
-        )
-        return cls(process)
-
-    async def read(self, timeout: float = 120.0) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not line:
-            raise RuntimeError(f"child {self.process.pid} ended")
-        return dict(json.loads(line))
-
-    async def ask(self, timeout: float = 120.0, **command: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write((json.dumps(command) + "\n").encode())
-        await self.process.stdin.drain()
-        return await self.read(timeout)
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            try:
-                await asyncio.wait_for(self.process.wait(), 20)
-            except asyncio.TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-
-
 async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     server = await Child.start(
+        __file__,
         "--role",
         "server",
         "--implementation",
@@ -310,6 +279,7 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
         for count in share:
             clients.append(
                 await Child.start(
+                    __file__,
                     "--role",
                     "client",
                     "--port",
@@ -338,13 +308,34 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
         result["rss_before_kib"] = before["rss_kib"]
         result["rss_after_kib"] = after["rss_kib"]
         result["kib_per_connection"] = (after["rss_kib"] - before["rss_kib"]) / n
+        # Objects the garbage collector tracks (containers): each full collection visits them.
+        result["gc_objects_before"] = sum(before["types"].values())
+        result["gc_objects_per_connection"] = (
+            sum(after["types"].values()) - result["gc_objects_before"]
+        ) / n
+        result["gc_object_types_per_connection"] = dict(
+            sorted(
+                (
+                    (name, (count - before["types"].get(name, 0)) / n)
+                    for name, count in after["types"].items()
+                    if count - before["types"].get(name, 0) >= n / 2
+                ),
+                key=lambda item: -item[1],
+            )
+        )
         if args.tracemalloc:
             await server.ask(op="snapshot", name="after")
             result["tracemalloc"] = await server.ask(
                 op="diff", before="before", after="after", top=args.top, traceback=False
             )
         if args.duration > 0:
-            await asyncio.gather(*(c.ask(op="load", seconds=1.0) for c in clients))  # warm-up
+            warm_up = asyncio.gather(*(c.ask(op="load", seconds=1.0) for c in clients))
+            await asyncio.sleep(0.5)
+            census = await server.ask(op="census")
+            await warm_up
+            result["gc_objects_per_in_flight_call"] = (
+                census["objects"] - sum(after["types"].values())
+            ) / n
             profile = None
             if args.profile == "cprofile":
                 profile = str(Path(args.output) / f"cprofile-{implementation}-{n}")
@@ -353,21 +344,39 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
             if args.profile == "pyspy":
                 spy = await _start_pyspy(ready["pid"], implementation, n, args)
             loads = await asyncio.gather(
-                *(c.ask(op="load", seconds=args.duration, timeout=args.duration + 120) for c in clients)
+                *(
+                    c.ask(op="load", seconds=args.duration, timeout=args.duration + 120)
+                    for c in clients
+                )
             )
             window = await server.ask(op="stop", profile=profile)
             if spy is not None:
                 await spy.wait()
-                result["pyspy"] = summarise_pyspy(Path(args.output) / f"pyspy-{implementation}-{n}.txt")
+                result["pyspy"] = summarise_pyspy(
+                    Path(args.output) / f"pyspy-{implementation}-{n}.txt"
+                )
             answered = sum(x["answered"] for x in loads)
             handled = answered + sum(x["errors"] + x["drained"] for x in loads)
             result["errors"] = sum(x["errors"] for x in loads)
             result["lost"] = sum(x["lost"] for x in loads)
-            result["calls_per_s"] = answered / args.duration
+            # The server's window runs from before the clients start until they drained: the
+            # server is busy all along, and with 10,000 connections in flight a round trip
+            # takes seconds, so counting only the answers inside the clients' window undercounts.
+            result["calls_per_s"] = handled / window["wall"]
+            result["answered_in_window_per_s"] = answered / args.duration
             result["server_cpu_us_per_call"] = window["cpu"] / max(handled, 1) * 1e6
             result["server_busy"] = window["cpu"] / window["wall"]
             result["gc_share"] = window["gc_seconds"] / max(window["cpu"], 1e-9)
             result["gc_collections"] = window["gc_collections"]
+            result["gc_share_by_generation"] = [
+                s / max(window["cpu"], 1e-9) for s in window["gc_seconds_by_generation"]
+            ]
+            result["gc_ms_per_collection"] = [
+                1000 * s / max(c, 1)
+                for s, c in zip(
+                    window["gc_seconds_by_generation"], window["gc_collections"], strict=True
+                )
+            ]
             result["client_cpu_us_per_call"] = (
                 sum(x["client_cpu"] for x in loads) / max(handled, 1) * 1e6
             )
@@ -429,7 +438,12 @@ def summarise_pyspy(path: Path, top: int = 30) -> dict[str, Any]:
         ordered = sorted(table.items(), key=lambda item: -item[1])[:top]
         return [(round(100 * c / max(total, 1), 1), name) for name, c in ordered]
 
-    return {"samples": total, "self": rows(own), "inclusive": rows(inclusive), "files": rows(by_file)}
+    return {
+        "samples": total,
+        "self": rows(own),
+        "inclusive": rows(inclusive),
+        "files": rows(by_file),
+    }
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
@@ -462,16 +476,32 @@ async def orchestrate(args: argparse.Namespace) -> None:
         for implementation in args.implementations.split(","):
             result = await run_one(implementation, n, args)
             results.append(result)
-            print(json.dumps({k: v for k, v in result.items() if k not in ("tracemalloc", "pyspy")}),
-                  file=sys.stderr)
+            print(
+                json.dumps(
+                    {
+                        k: v
+                        for k, v in result.items()
+                        if k not in ("tracemalloc", "pyspy", "gc_object_types_per_connection")
+                    }
+                ),
+                file=sys.stderr,
+            )
+            print(
+                f"\nGC-tracked objects per connection, {implementation} at {n:,}: "
+                f"{result['gc_objects_per_connection']:.0f}"
+            )
+            for name, count in result["gc_object_types_per_connection"].items():
+                print(f"  {count:6.1f}  {name}")
             if "tracemalloc" in result:
                 print_tracemalloc(result["tracemalloc"])
             if "pyspy" in result:
                 print_pyspy(result)
     with open(Path(args.output) / "bench_scale.json", "w") as out:
         json.dump(results, out, indent=1)
-    print(f"\nCPython {sys.version.split()[0]}, gc setting {args.gc!r}, {args.clients} client processes, "
-          f"{args.duration:g} s closed loop, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nCPython {sys.version.split()[0]}, gc setting {args.gc!r}, {args.clients} client processes, "
+        f"{args.duration:g} s closed loop, load average {os.getloadavg()[0]:.1f}"
+    )
     print_table(results)
 
 
@@ -480,14 +510,20 @@ def print_tracemalloc(diff: dict[str, Any]) -> None:
         if grouping not in diff:
             continue
         table = diff[grouping]
-        print(f"\ntracemalloc by {grouping}: {table['total_bytes_per_connection']:.0f} B per connection")
+        print(
+            f"\ntracemalloc by {grouping}: {table['total_bytes_per_connection']:.0f} B per connection"
+        )
         for row in table["top"]:
-            print(f"  {row['bytes_per_connection']:8.0f} B {row['blocks_per_connection']:6.1f} blocks  {row['where']}")
+            print(
+                f"  {row['bytes_per_connection']:8.0f} B {row['blocks_per_connection']:6.1f} blocks  {row['where']}"
+            )
 
 
 def print_pyspy(result: dict[str, Any]) -> None:
     summary = result["pyspy"]
-    print(f"\npy-spy, {result['implementation']} at {result['connections']:,}: {summary['samples']} samples")
+    print(
+        f"\npy-spy, {result['implementation']} at {result['connections']:,}: {summary['samples']} samples"
+    )
     for title in ("self", "inclusive", "files"):
         print(f"  -- {title}")
         for share, name in summary.get(title, []):
@@ -496,15 +532,20 @@ def print_pyspy(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--role", choices=("orchestrator", "server", "client"), default="orchestrator")
+    parser.add_argument(
+        "--role", choices=("orchestrator", "server", "client"), default="orchestrator"
+    )
     parser.add_argument("--implementations", default=",".join(IMPLEMENTATIONS))
     parser.add_argument("--implementation", default="ocpp16csms")
     parser.add_argument("--connections", default="100,1000")
     parser.add_argument("--clients", type=int, default=4, help="load-generator processes")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of closed loop")
-    parser.add_argument("--gc", default="default",
-                        help="default | freeze | threshold:A,B,C | freeze+threshold:A,B,C "
-                             "(+refreeze: gc.freeze() again once every charge point booted)")
+    parser.add_argument(
+        "--gc",
+        default="default",
+        help="default | freeze | threshold:A,B,C | freeze+threshold:A,B,C "
+        "(+refreeze: gc.freeze() again once every charge point booted)",
+    )
     parser.add_argument("--backlog", type=int, default=0, help="listen backlog (default: N)")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--tracemalloc-frames", type=int, default=1)
