@@ -68,6 +68,7 @@ class GcMeter:
         self.collections = [0, 0, 0]
         self.seconds_by_generation = [0.0, 0.0, 0.0]
         self._started = 0.0
+        self.max_pause = 0.0
         gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
@@ -77,11 +78,13 @@ class GcMeter:
             spent = time.perf_counter() - self._started
             generation = info["generation"]
             self.seconds += spent
+            self.max_pause = max(self.max_pause, spent)
             self.seconds_by_generation[generation] += spent
             self.collections[generation] += 1
 
     def reset(self) -> None:
         self.seconds = 0.0
+        self.max_pause = 0.0
         self.collections = [0, 0, 0]
         self.seconds_by_generation = [0.0, 0.0, 0.0]
 
@@ -90,6 +93,7 @@ class GcMeter:
             "gc_seconds": self.seconds,
             "gc_collections": list(self.collections),
             "gc_seconds_by_generation": list(self.seconds_by_generation),
+            "gc_max_pause": self.max_pause,
         }
 
 
@@ -148,6 +152,8 @@ class LoadClient(asyncio.Protocol):
         self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.on_text: Callable[[LoadClient, str], None] | None = None
+        #: Answers the server's CALLs while :meth:`call` waits for answers to ours.
+        self.on_call: Callable[[LoadClient, str], None] | None = None
         self._buffer = bytearray()
         self._open = False
         self._waiter: asyncio.Future[str] | None = None
@@ -238,6 +244,8 @@ class LoadClient(asyncio.Protocol):
     def _text(self, text: str) -> None:
         if self.on_text is not None:
             self.on_text(self, text)
+        elif self.on_call is not None and text.startswith("[2"):
+            self.on_call(self, text)
         elif self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(text)
 
