@@ -326,7 +326,12 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
         if args.tracemalloc:
             await server.ask(op="snapshot", name="after")
             result["tracemalloc"] = await server.ask(
-                op="diff", before="before", after="after", top=args.top, traceback=False
+                op="diff",
+                before="before",
+                after="after",
+                top=args.top,
+                traceback=args.tracemalloc_frames > 1,
+                frames=args.tracemalloc_frames,
             )
         if args.duration > 0:
             warm_up = asyncio.gather(*(c.ask(op="load", seconds=1.0) for c in clients))
