@@ -34,6 +34,7 @@ import gc
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -293,6 +294,10 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
             first += count
         for client in clients:
             await client.read()
+        spy = None
+        if args.profile == "pyspy-connect":
+            spy = await _start_pyspy(ready["pid"], f"{implementation}-connect", n, args, None)
+        await server.ask(op="start", profile=None)
         started = time.perf_counter()
         connected = await asyncio.gather(*(c.ask(op="connect", timeout=300) for c in clients))
         result["connect_s"] = time.perf_counter() - started
@@ -302,6 +307,16 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
         booted = await asyncio.gather(*(c.ask(op="boot", timeout=300) for c in clients))
         result["boot_s"] = time.perf_counter() - started
         result["accepted"] = sum(b["accepted"] for b in booted)
+        storm = await server.ask(op="stop", profile=None)
+        result["connect_boot_server_cpu_s"] = storm["cpu"]
+        result["connect_boot_gc_share"] = storm["gc_seconds"] / max(storm["cpu"], 1e-9)
+        result["connect_boot_gc_max_pause_ms"] = 1000 * storm["gc_max_pause"]
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+            await spy.wait()
+            result["pyspy"] = summarise_pyspy(
+                Path(args.output) / f"pyspy-{implementation}-connect-{n}.txt"
+            )
         await asyncio.sleep(1.0)
         after = await server.ask(op="mark", freeze="refreeze" in args.gc)
         result["server_connected"] = after["connected"]
@@ -347,7 +362,7 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
             await server.ask(op="start", profile=profile)
             spy = None
             if args.profile == "pyspy":
-                spy = await _start_pyspy(ready["pid"], implementation, n, args)
+                spy = await _start_pyspy(ready["pid"], implementation, n, args, args.duration)
             loads = await asyncio.gather(
                 *(
                     c.ask(op="load", seconds=args.duration, timeout=args.duration + 120)
@@ -395,26 +410,29 @@ async def run_one(implementation: str, n: int, args: argparse.Namespace) -> dict
 
 
 async def _start_pyspy(
-    pid: int, implementation: str, n: int, args: argparse.Namespace
+    pid: int, name: str, n: int, args: argparse.Namespace, seconds: float | None
 ) -> asyncio.subprocess.Process:
+    """py-spy on the server for ``seconds`` (None: until it gets SIGINT)."""
     executable = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    return await asyncio.create_subprocess_exec(
+    duration = ["--duration", str(max(1, int(seconds) - 1))] if seconds is not None else []
+    spy = await asyncio.create_subprocess_exec(
         executable,
         "record",
         "--pid",
         str(pid),
-        "--duration",
-        str(max(1, int(args.duration) - 1)),
+        *duration,
         "--rate",
         "200",
         "--nonblocking",
         "--format",
         "raw",
         "--output",
-        str(Path(args.output) / f"pyspy-{implementation}-{n}.txt"),
+        str(Path(args.output) / f"pyspy-{name}-{n}.txt"),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    await asyncio.sleep(0.5)  # let it attach
+    return spy
 
 
 def summarise_pyspy(path: Path, top: int = 30) -> dict[str, Any]:
@@ -555,7 +573,12 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--tracemalloc-frames", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--profile", choices=("none", "cprofile", "pyspy"), default="none")
+    parser.add_argument(
+        "--profile",
+        choices=("none", "cprofile", "pyspy", "pyspy-connect"),
+        default="none",
+        help="profile the server in the closed loop, or (pyspy-connect) while all connect and boot",
+    )
     parser.add_argument("--output", default="/tmp/bench_scale")
     parser.add_argument("--port", type=int)
     parser.add_argument("--first", type=int, default=0)
