@@ -11,16 +11,19 @@ implementation and connection count N:
 3. after a second's rest the server's memory is read again: (RSS after − RSS before) / N is
    the memory per idle connected charge point;
 4. a closed loop: every connection sends a Heartbeat, and the next when the answer arrives,
-   for ``--duration`` seconds (after a one-second warm-up). CALLs/s is what the clients got
-   answered in the window; server CPU per CALL is the server's ``time.process_time`` over the
-   window (drain included) divided by every CALL it answered in it; the GC share is the time
-   inside ``gc.callbacks`` over that CPU time.
+   for ``--duration`` seconds (after a one-second warm-up). The server's window runs from
+   before the clients start until every CALL in flight is answered: CALLs/s is every CALL
+   answered in it over its length, server CPU per CALL the server's ``time.process_time``
+   over the same count, the GC share the time inside ``gc.callbacks`` over that CPU time.
+   The server's CPU and GC share during the connect storm are reported too.
 
-    python benchmarks/bench_scale.py                       # 100 and 1,000, about 40 s
+    python benchmarks/bench_scale.py                       # 100 and 1,000: under a minute
     python benchmarks/bench_scale.py --connections 100,1000,5000,10000 --duration 10
-    python benchmarks/bench_scale.py --implementations ocpp16csms --gc freeze
+    python benchmarks/bench_scale.py --implementations ocpp16csms --gc freeze+threshold:50000,20,100
     python benchmarks/bench_scale.py --tracemalloc         # top allocation sites per connection
-    python benchmarks/bench_scale.py --profile cprofile    # or pyspy (py-spy on the PATH)
+    python benchmarks/bench_scale.py --profile cprofile    # or pyspy, pyspy-connect (py-spy)
+
+Results, method and the GC settings measured: docs/performance.md.
 
 All on loopback; every child exits when the orchestrator's pipe closes.
 """
