@@ -153,6 +153,71 @@ async def test_a_handler_that_hangs_is_answered_internal_error_after_handler_tim
     )
 
 
+async def test_a_handler_hanging_inside_its_own_cancel_scope_still_meets_the_deadline() -> None:
+    """The handler deadline reaches through scopes the handler opened itself (a store's own
+    timeout, say), and the handler's own later timeouts are not disturbed by it."""
+    cs = make_central_system(handler_timeout=0.2)
+
+    @cs.on(DataTransferRequest)
+    async def hang(request: DataTransferRequest, context: CallContext) -> DataTransferResponse:
+        with anyio.move_on_after(30):
+            with anyio.CancelScope():
+                await anyio.sleep_forever()
+        raise AssertionError("the scope above must not swallow the handler deadline")
+
+    async with served(cs) as peer:
+        started = anyio.current_time()
+        await peer.send('[2,"d1","DataTransfer",{"vendorId":"v"}]')
+        assert (await reply(peer))[:3] == [4, "d1", "InternalError"]
+        assert anyio.current_time() - started < 2
+        await heartbeat_works(peer)
+
+
+async def test_a_handler_that_swallows_its_deadline_and_answers_is_answered_once() -> None:
+    """A handler that catches the cancellation and answers anyway: its answer stands, once,
+    and nothing in the task stays cancelled afterwards (the after hook still runs)."""
+    cs = make_central_system(handler_timeout=0.2)
+    hooked: list[str] = []
+
+    @cs.on(DataTransferRequest)
+    async def stubborn(request: DataTransferRequest, context: CallContext) -> DataTransferResponse:
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            pass
+        return DataTransferResponse(status=DataTransferStatus.ACCEPTED, data="late")
+
+    @cs.after(DataTransferRequest)
+    async def hook(
+        request: DataTransferRequest, response: DataTransferResponse, context: CallContext
+    ) -> None:
+        await anyio.sleep(0.01)  # would raise at once if a cancel request were still pending
+        hooked.append(context.message_id)
+
+    async with served(cs) as peer:
+        await peer.send('[2,"d1","DataTransfer",{"vendorId":"v"}]')
+        assert await reply(peer) == [3, "d1", {"status": "Accepted", "data": "late"}]
+        await wait_until(lambda: hooked == ["d1"])
+        await heartbeat_works(peer)
+
+
+async def test_many_handlers_past_their_deadline_each_get_one_internal_error() -> None:
+    cs = make_central_system(handler_timeout=0.2, max_concurrent_calls=50)
+
+    @cs.on(DataTransferRequest)
+    async def hang(request: DataTransferRequest, context: CallContext) -> DataTransferResponse:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async with served(cs) as peer:
+        for n in range(20):
+            await peer.send(f'[2,"d{n}","DataTransfer",{{"vendorId":"v"}}]')
+        answers = [await reply(peer) for _ in range(20)]
+        assert sorted(a[1] for a in answers) == sorted(f"d{n}" for n in range(20))
+        assert {a[2] for a in answers} == {"InternalError"}
+        await heartbeat_works(peer)
+
+
 async def test_a_store_lookup_that_hangs_in_serve_closes_the_connection_with_1011() -> None:
     cs = make_central_system(store_timeout=0.2)
 

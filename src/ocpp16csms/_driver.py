@@ -1,14 +1,14 @@
 """The one async driver of a :class:`~ocpp16csms.session.Session`, for every side.
 
 The central system and the charge point simulator both run a connection through this: a
-receive loop that never blocks on handlers, a timer loop for call deadlines, an outbox flushed
+receive loop that never blocks on handlers, a timer for call deadlines while calls are
+outstanding, an outbox flushed
 by one sender at a time, an abort that fails every waiting caller, and awaitable outbound
 calls.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -49,84 +49,127 @@ def backend_clock() -> Callable[[], float]:
 
 
 class Driver:
-    """Runs one connection's :class:`Session` with anyio (asyncio or trio)."""
+    """Runs one connection's :class:`Session` with anyio (asyncio or trio).
+
+    An idle connection costs one task (the receive loop, run by the caller) and no event,
+    cancel scope or task group of its own: the timer that expires our calls runs only while
+    a call of ours is outstanding, and the ``done`` event is made only when somebody asks.
+    Every object a connection keeps alive is visited by each full garbage collection, so at
+    10,000 connections these count (docs/performance.md).
+    """
 
     def __init__(self, connection: Connection, session: Session, call_timeout: float) -> None:
         self.connection = connection
         self.session = session
         self.pending = PendingCalls(session.charge_point_id, call_timeout)
         self.closed = False
-        #: Set once the driver stopped accepting frames (closed, aborted or lost).
-        self.done = anyio.Event()
+        self._done: anyio.Event | None = None
         self._flushing = False
         # Made only when a second sender has to wait (rare), so a flush costs no event.
         self._flushed: anyio.Event | None = None
-        self._wakeup = anyio.Event()
+        # The timer task's wake-up call, while it runs; made with it.
+        self._wakeup: anyio.Event | None = None
+        self._timer_running = False
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._on_event: Callable[[Event], Awaitable[None]] | None = None
         self._now: Callable[[], float] = anyio.current_time
+
+    @property
+    def done(self) -> anyio.Event:
+        """Set once the driver stopped accepting frames (closed, aborted or lost)."""
+        if self._done is None:
+            self._done = anyio.Event()
+            if self.closed:
+                self._done.set()
+        return self._done
 
     async def run(
         self,
-        handlers: anyio.abc.TaskGroup,
+        tasks: anyio.abc.TaskGroup,
         on_call: Callable[[CallReceived], Coroutine[Any, Any, None]],
         on_event: Callable[[Event], Awaitable[None]] | None = None,
         on_arrival: Callable[[CallReceived], None] | None = None,
     ) -> None:
         """Serve until the connection closes or :meth:`abort` is called.
 
-        Each inbound CALL runs as ``on_call(event)`` in ``handlers`` (after ``on_arrival``,
+        Each inbound CALL runs as ``on_call(event)`` in ``tasks`` (after ``on_arrival``,
         called in arrival order); the events that end our calls wake their callers; every
-        other event goes to ``on_event``.
+        other event goes to ``on_event``. The call timer, while needed, runs in ``tasks`` too
+        and ends with the connection.
         """
         self._now = backend_clock()
-        async with anyio.create_task_group() as io:
-            io.start_soon(self._timer_loop, on_event)
-            await self._receive_loop(handlers, on_call, on_event, on_arrival)
-            io.cancel_scope.cancel()
-        self.abort()
+        self._tasks = tasks
+        self._on_event = on_event
+        if self.session.next_deadline() is not None:
+            self._start_timer()  # a call was queued before the loop started
+        try:
+            while True:
+                try:
+                    text = await self.connection.receive()
+                except TransportClosed:
+                    return
+                if self.closed:
+                    # Aborted while we waited (disconnect, replacement, closing): a frame
+                    # buffered before the close is not processed; the session takes no more.
+                    return
+                # A separate frame so that nothing of this message stays referenced from
+                # this loop while it waits for the next one.
+                await self._receive(text, tasks, on_call, on_event, on_arrival)
+        finally:
+            self.abort()
 
-    async def _receive_loop(
+    async def _receive(
         self,
-        handlers: anyio.abc.TaskGroup,
+        text: str,
+        tasks: anyio.abc.TaskGroup,
         on_call: Callable[[CallReceived], Coroutine[Any, Any, None]],
         on_event: Callable[[Event], Awaitable[None]] | None,
         on_arrival: Callable[[CallReceived], None] | None,
     ) -> None:
-        while True:
-            try:
-                text = await self.connection.receive()
-            except TransportClosed:
-                return
-            if self.closed:
-                # Aborted while we waited (disconnect, replacement, closing): a frame buffered
-                # before the close is not processed; the session no longer accepts any.
-                return
-            try:
-                events = self.session.receive_text(text, self._now())
-            except Exception:
-                # A bug of ours, never the peer's doing: the frame is lost, the link is not.
-                log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
-                continue
-            await self.flush()
-            for event in events:
-                if isinstance(event, CallReceived):
-                    if on_arrival is not None:
-                        on_arrival(event)
-                    handlers.start_soon(on_call, event)
-                else:
-                    await self._dispatch(event, on_event)
-
-    async def _timer_loop(self, on_event: Callable[[Event], Awaitable[None]] | None) -> None:
-        while True:
-            wakeup = self._wakeup
-            deadline = self.session.next_deadline()
-            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
-                await wakeup.wait()
-            if wakeup.is_set():
-                self._wakeup = anyio.Event()
-            events = self.session.handle_timers(self._now())
-            await self.flush()
-            for event in events:
+        try:
+            events = self.session.receive_text(text, self._now())
+        except Exception:
+            # A bug of ours, never the peer's doing: the frame is lost, the link is not.
+            log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
+            return
+        await self.flush()
+        for event in events:
+            if isinstance(event, CallReceived):
+                if on_arrival is not None:
+                    on_arrival(event)
+                tasks.start_soon(on_call, event)
+            else:
                 await self._dispatch(event, on_event)
+
+    def _start_timer(self) -> None:
+        if self._timer_running or self._tasks is None or self.closed:
+            return
+        self._timer_running = True
+        self._wakeup = anyio.Event()
+        self._tasks.start_soon(self._timer_loop)
+
+    async def _timer_loop(self) -> None:
+        """Expire our calls at their deadlines; ends when none is outstanding."""
+        try:
+            while not self.closed:
+                deadline = self.session.next_deadline()
+                if deadline is None:
+                    return
+                wakeup = self._wakeup
+                assert wakeup is not None
+                with anyio.CancelScope(deadline=deadline):
+                    await wakeup.wait()
+                if wakeup.is_set():
+                    self._wakeup = anyio.Event()
+                if self.closed:
+                    return
+                events = self.session.handle_timers(self._now())
+                await self.flush()
+                for event in events:
+                    await self._dispatch(event, self._on_event)
+        finally:
+            self._timer_running = False
+            self._wakeup = None
 
     async def _dispatch(
         self, event: Event, on_event: Callable[[Event], Awaitable[None]] | None
@@ -182,8 +225,10 @@ class Driver:
         self.closed = True
         for event in self.session.close():
             self.pending.resolve(event)
-        self._wakeup.set()
-        self.done.set()
+        if self._wakeup is not None:
+            self._wakeup.set()
+        if self._done is not None:
+            self._done.set()
 
     def start_call(self, request: Request[Any]) -> PendingCall:
         """Queue ``request`` in the session and park a caller for its answer.
@@ -193,7 +238,9 @@ class Driver:
         """
         message_id = self.session.start_call(request, self._now())
         waiter = self.pending.add(message_id)
-        self._wakeup.set()
+        # A new call's deadline is never earlier than those already waited for, so a running
+        # timer needs no wake-up; a stopped one is started.
+        self._start_timer()
         return waiter
 
     async def finish_call(self, waiter: PendingCall) -> None:
