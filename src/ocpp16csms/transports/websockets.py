@@ -11,6 +11,7 @@ gets its HTTP status and nothing reaches the central system.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import ssl
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from weakref import WeakKeyDictionary
 import attrs
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 from websockets.http11 import Request
 from websockets.http11 import Response as HttpResponse
@@ -30,6 +32,7 @@ from .._logging import get_logger
 from ..central_system import CentralSystem
 from ..connection import TransportClosed
 from ._admit import Admission, report_refusal
+from ._keepalive import Keepalive
 from .handshake import (
     SUBPROTOCOL,
     HandshakeOptions,
@@ -50,15 +53,25 @@ __all__ = [
 log = get_logger("ocpp16csms.transports.websockets")
 
 
+def _seconds_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(
+            f"{attribute.name} must be a positive finite number or None, got {value!r}"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class WebSocketOptions:
     """WebSocket-level settings of the adapter."""
 
     handshake: HandshakeOptions = attrs.field(factory=HandshakeOptions)
-    ping_interval: float | None = 60.0
-    """Seconds between keepalive pings (match the charge points' WebSocketPingInterval)."""
-    ping_timeout: float | None = 30.0
-    """Seconds to wait for a pong before the connection counts as dead."""
+    ping_interval: float | None = attrs.field(default=60.0, validator=_seconds_or_none)
+    """Seconds between keepalive pings (match the charge points' WebSocketPingInterval);
+    None: no pings. One task pings every connection of the server."""
+    ping_timeout: float | None = attrs.field(default=30.0, validator=_seconds_or_none)
+    """Seconds to wait for a pong before the connection counts as dead (closed with 1011)."""
     max_frame_size: int = 2**20
     """Largest accepted message, in bytes (a charge point sending more is disconnected)."""
     close_timeout: float = 5.0
@@ -160,16 +173,45 @@ def server_arguments(
     def select_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
         return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
+    # One task pings every connection, instead of the library's task per connection.
+    close_timeout = options.close_timeout
+
+    async def close_dead(connection: ServerConnection) -> None:
+        # As the library's own keepalive does: 1011; a peer that reads nothing cannot even
+        # take the close frame, so after close_timeout the TCP connection is dropped.
+        try:
+            await asyncio.wait_for(connection.close(1011, "keepalive ping timeout"), close_timeout)
+        except TimeoutError:
+            connection.transport.abort()
+
+    keepalive = (
+        Keepalive(options.ping_interval, options.ping_timeout, close_dead)
+        if options.ping_interval is not None
+        else None
+    )
+
     async def handler(connection: ServerConnection) -> None:
         charge_point_id = accepted.pop(connection)
-        await central_system.serve(WebSocketConnection(connection), charge_point_id)
+        # The upgrade's headers are decided on and no longer needed; kept, they would be a
+        # fifth of an idle connection's memory. The request's path stays.
+        if connection.request is not None:
+            connection.request = Request(connection.request.path, Headers())
+        connection.response = None
+        if keepalive is None:
+            await central_system.serve(WebSocketConnection(connection), charge_point_id)
+            return
+        key = keepalive.add(connection)
+        try:
+            await central_system.serve(WebSocketConnection(connection), charge_point_id)
+        finally:
+            keepalive.discard(key)
 
     return {
         "handler": handler,
         "process_request": process_request,
         "select_subprotocol": select_subprotocol,
-        "ping_interval": options.ping_interval,
-        "ping_timeout": options.ping_timeout,
+        "ping_interval": None,
+        "ping_timeout": None,
         "max_size": options.max_frame_size,
         "close_timeout": options.close_timeout,
         "compression": None,
