@@ -322,6 +322,63 @@ async def test_a_real_cancellation_still_stops_a_handler() -> None:
     assert not cs.is_connected("CP1")
 
 
+async def test_a_handler_running_when_the_connection_ends_finishes_within_the_grace() -> None:
+    """What it stores still lands; serve returns only once it did; its reply is dropped."""
+    cs = make_central_system(handler_grace=2.0)
+    stored: list[str] = []
+    release = anyio.Event()
+
+    @cs.on(DataTransferRequest)
+    async def slow(request: DataTransferRequest, context: CallContext) -> DataTransferResponse:
+        await release.wait()
+        await anyio.sleep(0.01)
+        stored.append(context.message_id)
+        return DataTransferResponse(status=DataTransferStatus.ACCEPTED)
+
+    ours, theirs = memory_connection_pair()
+    served_until: list[float] = []
+
+    async def serve() -> None:
+        await cs.serve(ours, "CP1")
+        served_until.append(anyio.current_time())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(serve)
+        await theirs.send('[2,"d1","DataTransfer",{"vendorId":"v"}]')
+        await anyio.sleep(0.05)
+        await theirs.close()
+        await anyio.sleep(0.1)
+        assert served_until == []  # waiting for the handler, within its grace
+        release.set()
+    assert stored == ["d1"]
+    assert len(served_until) == 1
+
+
+async def test_cancelling_serve_cancels_its_handlers_before_it_returns() -> None:
+    cs = make_central_system(handler_grace=30.0)
+    started, ended = anyio.Event(), anyio.Event()
+
+    @cs.on(DataTransferRequest)
+    async def hang(request: DataTransferRequest, context: CallContext) -> DataTransferResponse:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            ended.set()
+        raise AssertionError("unreachable")
+
+    ours, theirs = memory_connection_pair()
+    with anyio.fail_after(3):  # the 30 s grace is not waited for on a cancellation
+        async with anyio.create_task_group() as group:
+            group.start_soon(cs.serve, ours, "CP1")
+            await theirs.send('[2,"d1","DataTransfer",{"vendorId":"v"}]')
+            await started.wait()
+            group.cancel_scope.cancel()
+        assert ended.is_set()  # no handler outlives serve
+    assert not cs.is_connected("CP1")
+    await theirs.close()
+
+
 # --- 9. a replacement does not wait for the old peer ---------------------------------------
 
 

@@ -9,6 +9,7 @@ calls.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -46,6 +47,55 @@ def backend_clock() -> Callable[[], float]:
     except (ImportError, RuntimeError):
         return anyio.current_time
     return trio.current_time
+
+
+class _HandlerTasks:
+    """The tasks answering one connection's CALLs.
+
+    On asyncio each is a plain ``asyncio.Task``: an anyio task-group spawn costs a task
+    handle, a cancel scope, an event and a wrapper coroutine per CALL, a sixth of the CPU a
+    CALL takes; the driver keeps the structure itself (it waits for, or cancels, every
+    handler before :meth:`Driver.run` returns). On trio they go to the task group.
+    """
+
+    def __init__(self, group: anyio.abc.TaskGroup) -> None:
+        self.group = group
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
+        self.running: set[asyncio.Task[None]] = set()
+
+    def start(
+        self, on_call: Callable[[CallReceived], Coroutine[Any, Any, None]], event: CallReceived
+    ) -> None:
+        if self.loop is None:
+            self.group.start_soon(on_call, event)
+            return
+        task = self.loop.create_task(on_call(event))
+        self.running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a handler task failed", exc_info=error)  # pragma: no cover - a bug
+
+    async def settle(self, grace: float) -> None:
+        """Let running handlers finish for ``grace`` seconds, then cancel the rest."""
+        if not self.running:
+            return
+        if grace > 0:
+            await asyncio.wait(list(self.running), timeout=grace)
+        for task in list(self.running):
+            task.cancel()
+        if self.running:
+            # Cancelled handlers end within a step or two; one that swallows its
+            # cancellation and hangs is left behind rather than holding the connection.
+            await asyncio.wait(list(self.running), timeout=_SETTLE_TIMEOUT)
+
+
+_SETTLE_TIMEOUT = 5.0
 
 
 class Driver:
@@ -89,17 +139,22 @@ class Driver:
         on_call: Callable[[CallReceived], Coroutine[Any, Any, None]],
         on_event: Callable[[Event], Awaitable[None]] | None = None,
         on_arrival: Callable[[CallReceived], None] | None = None,
+        *,
+        grace: float = 0.0,
     ) -> None:
         """Serve until the connection closes or :meth:`abort` is called.
 
-        Each inbound CALL runs as ``on_call(event)`` in ``tasks`` (after ``on_arrival``,
-        called in arrival order); the events that end our calls wake their callers; every
-        other event goes to ``on_event``. The call timer, while needed, runs in ``tasks`` too
-        and ends with the connection.
+        Each inbound CALL runs as ``on_call(event)`` in a task of its own (after
+        ``on_arrival``, called in arrival order); the events that end our calls wake their
+        callers; every other event goes to ``on_event``. The call timer, while needed, runs in
+        ``tasks`` and ends with the connection. When the connection ends, handlers still
+        running get ``grace`` seconds to finish and are then cancelled; when this is
+        cancelled, they are cancelled at once. Either way none outlives this call.
         """
         self._now = backend_clock()
         self._tasks = tasks
         self._on_event = on_event
+        handlers = _HandlerTasks(tasks)
         if self.session.next_deadline() is not None:
             self._start_timer()  # a call was queued before the loop started
         try:
@@ -107,21 +162,27 @@ class Driver:
                 try:
                     text = await self.connection.receive()
                 except TransportClosed:
-                    return
+                    break
                 if self.closed:
                     # Aborted while we waited (disconnect, replacement, closing): a frame
                     # buffered before the close is not processed; the session takes no more.
-                    return
+                    break
                 # A separate frame so that nothing of this message stays referenced from
                 # this loop while it waits for the next one.
-                await self._receive(text, tasks, on_call, on_event, on_arrival)
+                await self._receive(text, handlers, on_call, on_event, on_arrival)
+        except BaseException:
+            grace = 0.0  # cancelled (or a bug): nobody waits for handlers
+            raise
         finally:
             self.abort()
+            if handlers.running:
+                with anyio.CancelScope(shield=True):
+                    await handlers.settle(grace)
 
     async def _receive(
         self,
         text: str,
-        tasks: anyio.abc.TaskGroup,
+        handlers: _HandlerTasks,
         on_call: Callable[[CallReceived], Coroutine[Any, Any, None]],
         on_event: Callable[[Event], Awaitable[None]] | None,
         on_arrival: Callable[[CallReceived], None] | None,
@@ -137,7 +198,7 @@ class Driver:
             if isinstance(event, CallReceived):
                 if on_arrival is not None:
                     on_arrival(event)
-                tasks.start_soon(on_call, event)
+                handlers.start(on_call, event)
             else:
                 await self._dispatch(event, on_event)
 

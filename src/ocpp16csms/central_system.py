@@ -429,8 +429,11 @@ class CentralSystem:
                     tasks.start_soon(
                         close_within, old.driver.connection, 1000, "replaced by a new connection"
                     )
-                await link.driver.run(tasks, link.on_call, link.on_event)
-                # Let running handlers finish storing what they received; replies are dropped.
+                # Handlers still running when the connection ends get handler_grace to
+                # finish storing what they received (their replies are dropped).
+                await link.driver.run(
+                    tasks, link.on_call, link.on_event, grace=options.handler_grace
+                )
                 tasks.cancel_scope.deadline = anyio.current_time() + options.handler_grace
         finally:
             link.driver.abort()

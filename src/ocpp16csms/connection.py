@@ -57,14 +57,23 @@ class MemoryConnection:
         self.close_reason = ""
 
     async def receive(self) -> str:
+        # A frame already waiting is taken without a trip through the event loop, as a
+        # socket's buffered data is; only an empty buffer waits (and checks cancellation).
         try:
-            return await self._incoming.receive()
+            try:
+                return self._incoming.receive_nowait()
+            except anyio.WouldBlock:
+                return await self._incoming.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise TransportClosed(self.close_code or 1000, self.close_reason) from None
 
     async def send(self, text: str) -> None:
+        # Into the buffer at once while it has room; a full buffer makes the sender wait.
         try:
-            await self._outgoing.send(text)
+            try:
+                self._outgoing.send_nowait(text)
+            except anyio.WouldBlock:
+                await self._outgoing.send(text)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise TransportClosed(self.close_code or 1006, "peer gone") from None
 
