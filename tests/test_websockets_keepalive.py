@@ -68,7 +68,7 @@ class RawClient:
 
 async def test_a_peer_that_answers_pings_stays_and_one_that_does_not_is_closed_with_1011() -> None:
     cs = make_central_system(unknown_charge_points="accept")
-    options = WebSocketOptions(ping_interval=0.2, ping_timeout=0.3)
+    options = WebSocketOptions(ping_interval=0.2, ping_timeout=0.3, close_timeout=0.5)
     async with cs, await serve(cs, "127.0.0.1", 0, options=options) as server:
         polite = await RawClient.connect(server.port, "CP1")
         mute = await RawClient.connect(server.port, "CP2")
