@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -270,6 +271,9 @@ def main() -> None:
     except ImportError:
         print("(the ocpp package is not installed: pip install ocpp)")
     else:
+        if args.backend == "trio":
+            print("(the ocpp package runs on asyncio only: compare with an asyncio run)")
+    if "ocpp" in sys.modules and args.backend == "asyncio":
         runners["ocpp (PyPI)"] = ocpp_package
         runners["ocpp inline"] = ocpp_package_inline
     print(f"backend {args.backend}; µs per message, best of 3 runs of {args.seconds:g} s")
