@@ -9,7 +9,9 @@ loop), in one process:
 * the ``ocpp`` package from PyPI (``pip install ocpp``): ``ChargePoint.route_message`` with
   trivial handlers that answer like ours, its schema validation on, once in a worker thread
   (its default) and once inline (``ocpp.messages.ASYNC_VALIDATION = False``);
-* the floor: ``json.loads`` of the frame + ``json.dumps`` of a reply of the same size.
+* the floor: ``json.loads`` of the frame + ``json.dumps`` of a reply of the same size;
+* the sans-IO ``Session`` alone with a fixed reply per action: the wire layer's share (every
+  check of the frame and of the answer, no event loop, handler or store).
 
 Three workloads: the mix (BootNotification, Heartbeat, StatusNotification, MeterValues with 10
 sampled values), StartTransaction/StopTransaction pairs, and Heartbeat alone. Every frame is
@@ -169,6 +171,41 @@ async def ours(frames: Iterator[str], seconds: float) -> float:
     return elapsed / n * 1e6
 
 
+async def session_only(frames: Iterator[str], seconds: float) -> float:
+    """µs per message through the sans-IO Session alone, answered at once by a fixed reply:
+    decode, validate and structure the CALL; unstructure, validate and encode the answer.
+    Every check of the wire, no event loop, no handler, no store."""
+    from ocpp16csms import messages as m
+    from ocpp16csms.session import CallReceived, Session
+
+    now = datetime.now(UTC)
+    replies: dict[str, Any] = {
+        "BootNotification": m.BootNotificationResponse(
+            current_time=now, interval=300, status=RegistrationStatus.ACCEPTED
+        ),
+        "Heartbeat": m.HeartbeatResponse(current_time=now),
+        "StatusNotification": m.StatusNotificationResponse(),
+        "MeterValues": m.MeterValuesResponse(),
+        "StartTransaction": m.StartTransactionResponse(
+            transaction_id=1, id_tag_info=m.IdTagInfo(status=m.AuthorizationStatus.ACCEPTED)
+        ),
+        "StopTransaction": m.StopTransactionResponse(),
+    }
+    session = Session("CP1", registration=RegistrationStatus.ACCEPTED)
+    n, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(50):
+            (event,) = session.receive_text(next(frames), 0.0)
+            assert isinstance(event, CallReceived)
+            session.send_result(event.message_id, replies[event.request.action])
+            (reply,) = session.outgoing()
+        n += 50
+    elapsed = time.perf_counter() - start
+    assert reply.startswith("[3,"), reply
+    return elapsed / n * 1e6
+
+
 async def ocpp_package(frames: Iterator[str], seconds: float) -> float:
     """µs per message through ocpp's ChargePoint.route_message with trivial handlers."""
     from ocpp.routing import on
@@ -265,7 +302,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     args = parser.parse_args()
-    runners: dict[str, Runner] = {"json floor": floor, "ocpp16csms": ours}
+    runners: dict[str, Runner] = {"json floor": floor, "Session alone": session_only}
+    runners["ocpp16csms"] = ours
     try:
         import ocpp.v16  # noqa: F401
     except ImportError:

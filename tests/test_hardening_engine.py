@@ -379,6 +379,34 @@ async def test_cancelling_serve_cancels_its_handlers_before_it_returns() -> None
     await theirs.close()
 
 
+async def test_cancelling_serve_during_the_grace_cancels_the_handlers_at_once() -> None:
+    """The connection ended and a handler has its grace; the host then shuts down: the
+    handler is cancelled at once, not after the rest of the grace."""
+    cs = make_central_system(handler_grace=30.0)
+    started, ended = anyio.Event(), anyio.Event()
+
+    @cs.on(DataTransferRequest)
+    async def hang(request: DataTransferRequest, context: CallContext) -> DataTransferResponse:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            ended.set()
+        raise AssertionError("unreachable")
+
+    ours, theirs = memory_connection_pair()
+    with anyio.fail_after(3):
+        async with anyio.create_task_group() as group:
+            group.start_soon(cs.serve, ours, "CP1")
+            await theirs.send('[2,"d1","DataTransfer",{"vendorId":"v"}]')
+            await started.wait()
+            await theirs.close()  # serve now waits up to 30 s for the handler
+            await anyio.sleep(0.1)
+            assert not ended.is_set()
+            group.cancel_scope.cancel()
+        assert ended.is_set()
+
+
 # --- 9. a replacement does not wait for the old peer ---------------------------------------
 
 

@@ -10,6 +10,7 @@ calls.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -58,8 +59,9 @@ class _HandlerTasks:
     handler before :meth:`Driver.run` returns). On trio they go to the task group.
     """
 
-    def __init__(self, group: anyio.abc.TaskGroup) -> None:
+    def __init__(self, group: anyio.abc.TaskGroup, charge_point_id: str) -> None:
         self.group = group
+        self.charge_point_id = charge_point_id
         try:
             self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -72,27 +74,47 @@ class _HandlerTasks:
         if self.loop is None:
             self.group.start_soon(on_call, event)
             return
-        task = self.loop.create_task(on_call(event))
+        if sys.version_info >= (3, 12):
+            # Eager start: the handler runs at once, up to its first real wait, as the task
+            # it is (current_task() and cancel scopes see that task); one that completes
+            # without waiting (a memory store, a fixed answer) costs no loop iteration.
+            task = asyncio.Task(on_call(event), loop=self.loop, eager_start=True)
+        else:
+            task = self.loop.create_task(on_call(event))
+        if task.done():
+            self._finished(task)
+            return
         self.running.add(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.running.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("a handler task failed", exc_info=error)  # pragma: no cover - a bug
+            # on_call answers every failure itself; reaching this is a bug of ours.
+            log.error(  # pragma: no cover
+                "[%s] a handler task failed: %r",
+                self.charge_point_id,
+                task,
+                exc_info=error,
+                extra={"charge_point_id": self.charge_point_id},
+            )
 
     async def settle(self, grace: float) -> None:
         """Let running handlers finish for ``grace`` seconds, then cancel the rest."""
         if not self.running:
             return
-        if grace > 0:
-            await asyncio.wait(list(self.running), timeout=grace)
-        for task in list(self.running):
-            task.cancel()
-        if self.running:
-            # Cancelled handlers end within a step or two; one that swallows its
-            # cancellation and hangs is left behind rather than holding the connection.
-            await asyncio.wait(list(self.running), timeout=_SETTLE_TIMEOUT)
+        try:
+            if grace > 0:
+                # Not shielded: a host that cancels the connection cuts the grace short.
+                await asyncio.wait(list(self.running), timeout=grace)
+        finally:
+            for task in list(self.running):
+                task.cancel()
+            if self.running:
+                # Cancelled handlers end within a step or two; one that swallows its
+                # cancellation and hangs is left behind rather than holding the connection.
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait(list(self.running), timeout=_SETTLE_TIMEOUT)
 
 
 _SETTLE_TIMEOUT = 5.0
@@ -154,7 +176,7 @@ class Driver:
         self._now = backend_clock()
         self._tasks = tasks
         self._on_event = on_event
-        handlers = _HandlerTasks(tasks)
+        handlers = _HandlerTasks(tasks, self.session.charge_point_id)
         if self.session.next_deadline() is not None:
             self._start_timer()  # a call was queued before the loop started
         try:
@@ -176,8 +198,7 @@ class Driver:
         finally:
             self.abort()
             if handlers.running:
-                with anyio.CancelScope(shield=True):
-                    await handlers.settle(grace)
+                await handlers.settle(grace)
 
     async def _receive(
         self,

@@ -96,11 +96,14 @@ class SqliteOutboxStore(SideTableStore):
             db.execute(
                 "INSERT INTO outbox_entries (entry_id, seq, charge_point_id, action, request,"
                 " created_at, expires_at, state, attempts, response, error, updated_at)"
-                " VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_entries),"
-                " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                " ON CONFLICT (entry_id) DO UPDATE SET charge_point_id = ?2, action = ?3,"
-                " request = ?4, created_at = ?5, expires_at = ?6, state = ?7, attempts = ?8,"
-                " response = ?9, error = ?10, updated_at = ?11",
+                " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_entries),"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (entry_id) DO UPDATE SET"
+                " charge_point_id = excluded.charge_point_id, action = excluded.action,"
+                " request = excluded.request, created_at = excluded.created_at,"
+                " expires_at = excluded.expires_at, state = excluded.state,"
+                " attempts = excluded.attempts, response = excluded.response,"
+                " error = excluded.error, updated_at = excluded.updated_at",
                 values,
             )
 
