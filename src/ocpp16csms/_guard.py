@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -24,9 +24,12 @@ __all__ = [
     "close_within",
     "is_foreign_cancellation",
     "run_within",
+    "within",
 ]
 
 log = get_logger("ocpp16csms")
+
+_T = TypeVar("_T")
 
 CLOSE_TIMEOUT = 5.0
 """Seconds a close may take (a dead peer never completes it) before it is given up."""
@@ -64,36 +67,49 @@ async def answer_within(
     An :class:`OcppError` is returned as raised; any other exception, a foreign
     CancelledError and the deadline passing become :class:`InternalError`, logged with the
     charge point and message id. A real cancellation propagates.
+    """
+    outcome, late = await within(
+        lambda: _answer_or_error(answer, charge_point_id, message_id, action), timeout
+    )
+    if late:
+        return _too_late(charge_point_id, message_id, action, timeout)
+    assert outcome is not None
+    return outcome
+
+
+async def within(job: Callable[[], Awaitable[_T]], timeout: float) -> tuple[_T | None, bool]:
+    """``(job's result, False)``, or ``(None, True)`` when ``timeout`` seconds passed first
+    and the job was cancelled. Any other cancellation propagates.
 
     On asyncio the deadline is one loop timer that cancels this task (and is told apart from
     any other cancellation by the task's cancel count), not an anyio cancel scope: this runs
-    for every inbound CALL, and a cancel scope there cost a tenth of the CPU per CALL and a
-    dozen objects the garbage collector visits while the CALL is handled. On trio a native
-    cancel scope is cheap and used as is.
+    for every inbound CALL and every CALL's after hooks, and a cancel scope there cost a tenth
+    of the CPU per CALL and a dozen objects the garbage collector visits meanwhile. On trio a
+    native cancel scope is cheap and used as is.
     """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # trio
         with anyio.move_on_after(timeout):
-            return await _answer_or_error(answer, charge_point_id, message_id, action)
-        return _too_late(charge_point_id, message_id, action, timeout)
+            return await job(), False
+        return None, True
     task = asyncio.current_task()
     assert task is not None
     expiry = _Expiry(task)
     handle = loop.call_later(timeout, expiry.fire)
     try:
-        outcome = await _answer_or_error(answer, charge_point_id, message_id, action)
+        result = await job()
     except asyncio.CancelledError:
         if expiry.fired and task.uncancel() == 0:
-            return _too_late(charge_point_id, message_id, action, timeout)
+            return None, True
         raise
     finally:
         handle.cancel()
     if expiry.fired:
-        # The handler swallowed our cancellation and answered anyway: the answer stands,
-        # and the cancel request we made is withdrawn so that it reaches nobody else.
+        # The job swallowed our cancellation and finished anyway: its result stands, and
+        # the cancel request we made is withdrawn so that it reaches nobody else.
         task.uncancel()
-    return outcome
+    return result, False
 
 
 class _Expiry:
@@ -163,9 +179,8 @@ async def run_within(
     what: str,
 ) -> None:
     """Await ``job()`` for at most ``timeout`` seconds; log when it is given up."""
-    with anyio.move_on_after(timeout) as deadline:
-        await job()
-    if deadline.cancelled_caught:
+    _, late = await within(job, timeout)
+    if late:
         log.error(
             "[%s] message %s: %s given up after %g s",
             charge_point_id,
