@@ -89,8 +89,10 @@ async def within(job: Callable[[], Awaitable[_T]], timeout: float) -> tuple[_T |
     """
     try:
         loop = asyncio.get_running_loop()
-    except RuntimeError:  # trio
-        with anyio.move_on_after(timeout):
+    except RuntimeError:  # trio: its own cancel scope, without anyio's wrapper around it
+        import trio
+
+        with trio.move_on_after(timeout):
             return await job(), False
         return None, True
     task = asyncio.current_task()
