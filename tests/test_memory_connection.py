@@ -119,3 +119,29 @@ async def test_a_waiting_receive_can_be_cancelled_and_loses_nothing() -> None:
 def test_a_negative_buffer_is_refused() -> None:
     with pytest.raises(ValueError, match="buffer"):
         memory_connection_pair(-1)
+
+
+async def test_a_simulator_answer_that_raises_fails_the_simulator_loudly() -> None:
+    """The simulator's handlers stay in its task group: a broken answer factory surfaces as
+    an exception of the test, not as a log line and a central-system timeout."""
+    from ocpp16csms.messages import ResetRequest, ResetType
+    from ocpp16csms.testing import ChargePointSimulator
+
+    def broken(request: object) -> object:
+        raise RuntimeError("the test's answer factory is broken")
+
+    ours, theirs = memory_connection_pair()
+    simulator = ChargePointSimulator("CP1", theirs)
+    simulator.answer("Reset", broken)  # type: ignore[arg-type]
+
+    async def run_simulator() -> None:
+        async with simulator.running():
+            await ours.send('[2,"r1","Reset",{"type":"Soft"}]')
+            with anyio.fail_after(2):
+                await anyio.sleep_forever()
+
+    with pytest.raises(BaseException) as raised:  # noqa: PT011 - an ExceptionGroup on trio
+        await run_simulator()
+    text = repr(raised.value) + "".join(repr(e) for e in getattr(raised.value, "exceptions", ()))
+    assert "the test's answer factory is broken" in text
+    assert ResetRequest(type=ResetType.SOFT) in simulator.received

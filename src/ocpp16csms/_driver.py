@@ -10,6 +10,7 @@ calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -59,13 +60,15 @@ class _HandlerTasks:
     handler before :meth:`Driver.run` returns). On trio they go to the task group.
     """
 
-    def __init__(self, group: anyio.abc.TaskGroup, charge_point_id: str) -> None:
+    def __init__(
+        self, group: anyio.abc.TaskGroup, charge_point_id: str, *, plain: bool = True
+    ) -> None:
         self.group = group
         self.charge_point_id = charge_point_id
-        try:
-            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        if plain:
+            with contextlib.suppress(RuntimeError):  # trio
+                self.loop = asyncio.get_running_loop()
         self.running: set[asyncio.Task[None]] = set()
 
     def start(
@@ -163,6 +166,7 @@ class Driver:
         on_arrival: Callable[[CallReceived], None] | None = None,
         *,
         grace: float = 0.0,
+        handlers_in_group: bool = False,
     ) -> None:
         """Serve until the connection closes or :meth:`abort` is called.
 
@@ -172,11 +176,14 @@ class Driver:
         ``tasks`` and ends with the connection. When the connection ends, handlers still
         running get ``grace`` seconds to finish and are then cancelled; when this is
         cancelled, they are cancelled at once. Either way none outlives this call.
+        ``handlers_in_group``: run the handlers in ``tasks`` on asyncio too, so that an
+        exception one raises fails the group (the simulator's way; the central system's
+        handlers answer every failure themselves).
         """
         self._now = backend_clock()
         self._tasks = tasks
         self._on_event = on_event
-        handlers = _HandlerTasks(tasks, self.session.charge_point_id)
+        handlers = _HandlerTasks(tasks, self.session.charge_point_id, plain=not handlers_in_group)
         if self.session.next_deadline() is not None:
             self._start_timer()  # a call was queued before the loop started
         try:

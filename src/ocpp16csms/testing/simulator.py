@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 
 import anyio
@@ -286,7 +286,17 @@ class ChargePointSimulator:
         """Run the receive loop for the duration of the block, then close the connection."""
         async with anyio.create_task_group() as group:
             self._group = group
-            group.start_soon(self._driver.run, group, self._answer, None, self._arrived)
+            # Its handlers stay in the group: a failing answer factory fails the test loudly.
+            group.start_soon(
+                partial(
+                    self._driver.run,
+                    group,
+                    self._answer,
+                    None,
+                    self._arrived,
+                    handlers_in_group=True,
+                )
+            )
             try:
                 yield self
             finally:
