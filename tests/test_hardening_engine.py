@@ -354,8 +354,9 @@ async def test_a_handler_running_when_the_connection_ends_finishes_within_the_gr
     assert len(served_until) == 1
 
 
-async def test_cancelling_serve_cancels_its_handlers_before_it_returns() -> None:
-    cs = make_central_system(handler_grace=30.0)
+def hanging_data_transfer(grace: float) -> tuple[CentralSystem, anyio.Event, anyio.Event]:
+    """A central system whose DataTransfer handler hangs: (it, handler started, ended)."""
+    cs = make_central_system(handler_grace=grace)
     started, ended = anyio.Event(), anyio.Event()
 
     @cs.on(DataTransferRequest)
@@ -367,6 +368,11 @@ async def test_cancelling_serve_cancels_its_handlers_before_it_returns() -> None
             ended.set()
         raise AssertionError("unreachable")
 
+    return cs, started, ended
+
+
+async def test_cancelling_serve_cancels_its_handlers_before_it_returns() -> None:
+    cs, started, ended = hanging_data_transfer(grace=30.0)
     ours, theirs = memory_connection_pair()
     with anyio.fail_after(3):  # the 30 s grace is not waited for on a cancellation
         async with anyio.create_task_group() as group:
@@ -382,18 +388,7 @@ async def test_cancelling_serve_cancels_its_handlers_before_it_returns() -> None
 async def test_cancelling_serve_during_the_grace_cancels_the_handlers_at_once() -> None:
     """The connection ended and a handler has its grace; the host then shuts down: the
     handler is cancelled at once, not after the rest of the grace."""
-    cs = make_central_system(handler_grace=30.0)
-    started, ended = anyio.Event(), anyio.Event()
-
-    @cs.on(DataTransferRequest)
-    async def hang(request: DataTransferRequest, context: CallContext) -> DataTransferResponse:
-        started.set()
-        try:
-            await anyio.sleep_forever()
-        finally:
-            ended.set()
-        raise AssertionError("unreachable")
-
+    cs, started, ended = hanging_data_transfer(grace=30.0)
     ours, theirs = memory_connection_pair()
     with anyio.fail_after(3):
         async with anyio.create_task_group() as group:
