@@ -158,9 +158,7 @@ async def test_every_process_reaches_every_charge_point(nats_server: NatsServer)
             assert await node.router.connected_charge_points() == set(CHARGE_POINTS)
             # The heartbeat view is eventual: each process hears the others' counts within a
             # heartbeat of the last connection (under load, after the calls above).
-            await wait_until(
-                lambda router=node.router: router.nodes() == {"a": 2, "b": 2, "c": 2}
-            )
+            await wait_until(lambda router=node.router: router.nodes() == {"a": 2, "b": 2, "c": 2})
         assert await nodes["b"].router.is_connected("CP-1")
         assert not await nodes["b"].router.is_connected("CP-99")
         # Only the holder saw the exchange (it made the call): one Reset event per caller.
