@@ -148,3 +148,41 @@ def test_call_error_round_trip(
 
 def test_message_type_numbers() -> None:
     assert [m.value for m in MessageType] == [2, 3, 4]
+
+
+# -- the direct scanner and encoder agree with the json module --------------------------------
+
+json_space = st.text(alphabet=" \t\n\r", max_size=3)
+
+
+@given(objects, json_space, json_space)
+def test_parse_takes_json_whitespace_around_a_frame(
+    payload: dict[str, Any], lead: str, trail: str
+) -> None:
+    text = lead + json.dumps([3, "m1", payload]) + trail
+    assert parse_frame(text) == CallResult("m1", json.loads(text)[2])
+
+
+@given(objects, st.sampled_from(["x", "]", "{}", "\x0b", "\u00a0", "\ufeff", "1"]))
+def test_parse_refuses_anything_after_the_frame(payload: dict[str, Any], extra: str) -> None:
+    text = json.dumps([2, "m1", "Heartbeat", payload]) + " " + extra
+    with pytest.raises(FrameError) as caught:
+        parse_frame(text)
+    assert caught.value.reply is not None  # the id was still read: the CALL is answered
+
+
+@given(st.lists(json_values, max_size=4))
+def test_encode_json_is_compact_unescaped_json(body: list[Any]) -> None:
+    from ocpp16csms.rpc import encode_json
+
+    assert encode_json(body) == json.dumps(
+        body, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), object(), b"x"])
+def test_encode_json_refuses_what_json_cannot_hold(value: object) -> None:
+    from ocpp16csms.rpc import encode_json
+
+    with pytest.raises((ValueError, TypeError)):
+        encode_json([3, "m", {"v": value}])

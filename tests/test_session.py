@@ -803,3 +803,14 @@ async def test_a_simulator_ignores_a_frame_that_arrives_while_it_closes(anyio_ba
     assert connection.delivered
     assert sim.received == []
     await peer.close()
+
+
+@pytest.mark.parametrize("bad_id", ["", "x" * 37, 42])
+def test_a_message_id_factory_giving_no_valid_id_is_refused(bad_id: Any) -> None:
+    from ocpp16csms.errors import LocalProtocolError
+
+    session = make_session(message_id_factory=lambda: bad_id)
+    with pytest.raises(LocalProtocolError, match="message id factory"):
+        session.start_call(RESET, 0.0)
+    assert session.outgoing() == []
+    assert session.queued_calls == 0

@@ -7,6 +7,7 @@ that off), so our own mistakes surface as Python errors before anything is sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -20,7 +21,7 @@ from .errors import (
     TypeConstraintViolation,
 )
 from .messages.base import Message
-from .validation import ValidationPolicy, Violation, violation_error
+from .validation import ValidationPolicy, Violation, validator_for, violation_error
 
 __all__ = ["MessageCodec"]
 
@@ -39,6 +40,10 @@ class MessageCodec:
         self.policy = policy or ValidationPolicy()
         self._strict = make_converter()
         self._lenient = make_converter(lenient=True)
+        # Per message class: its schema's compiled check and its generated hook, looked up
+        # once (the common case, a valid payload, then costs two calls).
+        self._decoders: dict[type, tuple[Callable[[Any], bool], Callable[[Any, Any], Any]]] = {}
+        self._encoders: dict[type, tuple[Callable[[Any], bool], Callable[[Any], Any]]] = {}
 
     def decode(
         self,
@@ -57,6 +62,18 @@ class MessageCodec:
         """
         if not isinstance(payload, dict):
             raise FormationViolation("the payload must be a JSON object")
+        plan = self._decoders.get(cls)
+        if plan is None:
+            plan = self._decoders[cls] = (
+                validator_for(cls.schema_name).valid_function,
+                self._strict.get_structure_hook(cls),
+            )
+        valid, structure = plan
+        if valid(payload):  # nothing to waive or refuse: what policy.check would say
+            try:
+                return structure(payload, cls)  # type: ignore[no-any-return]
+            except Exception as error:
+                raise _unkeepable(cls, error) from None
         result = self.policy.check(
             cls.schema_name,
             payload,
@@ -74,19 +91,21 @@ class MessageCodec:
                 with attrs.validators.disabled():
                     return self._lenient.structure(payload, cls)
             return self._strict.structure(payload, cls)
-        except (ValueError, KeyError) as error:
-            # The schema accepted it but no store could keep it (an instant past the year 9999).
-            raise PropertyConstraintViolation(f"{cls.schema_name}: {error}") from None
-        except TypeError as error:
-            raise TypeConstraintViolation(f"{cls.schema_name}: {error}") from None
-        except (ArithmeticError, RecursionError) as error:
-            # Defence in depth: no value a peer sends may escape as anything but a CallError.
-            raise PropertyConstraintViolation(f"{cls.schema_name}: {error}") from None
+        except Exception as error:
+            raise _unkeepable(cls, error) from None
 
     def encode(self, message: Message) -> dict[str, Any]:
         """The payload of ``message``; raise :class:`InvalidRequest` when it breaks its schema."""
-        payload: dict[str, Any] = self._strict.unstructure(message)
-        if self.policy.validate_outbound:
+        cls = type(message)
+        plan = self._encoders.get(cls)
+        if plan is None:
+            plan = self._encoders[cls] = (
+                validator_for(message.schema_name).valid_function,
+                self._strict.get_unstructure_hook(cls),
+            )
+        valid, unstructure = plan
+        payload: dict[str, Any] = unstructure(message)
+        if self.policy.validate_outbound and not valid(payload):
             result = self.policy.check(
                 message.schema_name, payload, action=message.action, exhaustive=False
             )
@@ -108,6 +127,17 @@ class MessageCodec:
                 len(relaxed) - _MAX_RELAXED_LOGGED,
                 extra=extra,
             )
+
+
+def _unkeepable(cls: type[Message], error: Exception) -> Exception:
+    """The CallError for a payload the schema accepted but the class could not take."""
+    if isinstance(error, TypeError):
+        return TypeConstraintViolation(f"{cls.schema_name}: {error}")
+    if isinstance(error, ValueError | KeyError | ArithmeticError | RecursionError):
+        # The schema accepted it but no store could keep it (an instant past the year 9999);
+        # defence in depth for the rest: no value a peer sends escapes as anything else.
+        return PropertyConstraintViolation(f"{cls.schema_name}: {error}")
+    return error
 
 
 def _describe(message: Message, violation: Violation) -> str:

@@ -106,17 +106,20 @@ def _parse_datetime_as_utc(value: Any) -> datetime:
 
 def datetime_to_wire(value: datetime) -> str:
     """UTC with a ``Z`` suffix, with only as many fraction digits as the value needs."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{value!r} is naive; OCPP date-times must be timezone-aware")
-    utc = value.astimezone(UTC)
-    if utc.microsecond == 0:
+    if value.tzinfo is not UTC:  # UTC itself (what our clocks give) needs no conversion
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{value!r} is naive; OCPP date-times must be timezone-aware")
+        value = value.astimezone(UTC)
+    micro = value.microsecond
+    if micro == 0:
         spec = "seconds"
-    elif utc.microsecond % 1000 == 0:
+    elif micro % 1000 == 0:
         # Milliseconds are what most charge point firmware parses; keep them when exact.
         spec = "milliseconds"
     else:
         spec = "microseconds"
-    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    # A UTC date-time's isoformat ends in "+00:00", which becomes "Z".
+    return value.isoformat(timespec=spec)[:-6] + "Z"
 
 
 def _enum_lookup(cls: type[Enum], *, lenient: bool) -> Callable[[Any], Any]:

@@ -36,12 +36,14 @@ from .errors import (
 from .messages.base import Request, Response
 from .registry import ACTIONS
 from .rpc import (
+    MAX_MESSAGE_ID_LENGTH,
     Call,
     CallError,
     CallResult,
     FrameError,
     MessageType,
     encode_frame,
+    encode_json,
     is_utf8_text,
     parse_frame,
 )
@@ -205,14 +207,17 @@ def _uuid_message_id() -> str:
     return str(uuid.uuid4())
 
 
+_CALL, _CALL_RESULT = MessageType.CALL.value, MessageType.CALL_RESULT.value
+
 # Longest piece of a peer's text quoted in a CALLERROR description.
 _MAX_QUOTED = 64
 
 
-def _sendable(frame: Call | CallResult, what: str) -> str:
-    """The frame's text, or :class:`InvalidRequest` when no text frame could carry it."""
+def _sendable(body: list[Any], what: str) -> str:
+    """The text of the frame ``body`` (its message id already checked), or
+    :class:`InvalidRequest` when no text frame could carry it."""
     try:
-        text = encode_frame(frame)
+        text = encode_json(body)
     except (TypeError, ValueError) as error:  # NaN or infinity slipped into a payload
         raise InvalidRequest(f"{what} cannot be encoded as JSON: {error}") from None
     if not is_utf8_text(text):
@@ -322,7 +327,12 @@ class Session:
             raise QueueFull(self.charge_point_id, self.max_queued_calls)
         payload = self.codec.encode(request)
         message_id = self._new_id()
-        text = _sendable(Call(message_id, request.action, payload), request.action)
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH:
+            raise LocalProtocolError(
+                f"the message id factory gave {message_id!r}; OCPP-J needs a string of 1 to"
+                f" {MAX_MESSAGE_ID_LENGTH} characters"
+            )
+        text = _sendable([_CALL, message_id, request.action, payload], request.action)
         # The caller's time runs from now, queued or in flight: behind a mute charge point a
         # call waits at most call_timeout, not call_timeout for every call ahead of it.
         self._queue.append(_Outbound(message_id, request, text, now + self.call_timeout))
@@ -393,7 +403,7 @@ class Session:
                 f"{action} is answered with {expected.__name__}, not {type(response).__name__}"
             )
         payload = self.codec.encode(response)
-        text = _sendable(CallResult(message_id, payload), f"the answer to {action}")
+        text = _sendable([_CALL_RESULT, message_id, payload], f"the answer to {action}")
         del self._unanswered[message_id]
         self._outbox.append(text)
 

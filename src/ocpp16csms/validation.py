@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import reprlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -256,6 +256,11 @@ class PayloadValidator:
     def is_valid(self, payload: object) -> bool:
         """Whether ``payload`` has no violation (the fast path)."""
         return self._compiled.valid(payload)
+
+    @property
+    def valid_function(self) -> Callable[[object], bool]:
+        """:meth:`is_valid` itself, the generated function: one call less per payload."""
+        return self._compiled.valid
 
     def violations(self, payload: object) -> list[Violation]:
         """All violations, in canonical order (per object: unknown, missing, then properties)."""
