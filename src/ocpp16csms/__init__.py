@@ -5,9 +5,16 @@ Messages, enumerations and datatypes are in :mod:`ocpp16csms.messages`; each fea
 service, pure logic and store are in ``ocpp16csms.profiles.<feature>`` (docs/architecture.md).
 """
 
+from .attached import AttachedConnection
 from .bundle import Stores, memory_stores
 from .central_system import CallRouter, CentralSystem, FeatureNotEnabled
-from .connection import Connection, MemoryConnection, TransportClosed, memory_connection_pair
+from .connection import (
+    Connection,
+    FrameSender,
+    MemoryConnection,
+    TransportClosed,
+    memory_connection_pair,
+)
 from .engine import (
     AfterHook,
     AnswerHook,
@@ -57,6 +64,7 @@ __all__ = [
     "ActionNotImplemented",
     "AfterHook",
     "AnswerHook",
+    "AttachedConnection",
     "CallContext",
     "CallErrorReceived",
     "CallRouter",
@@ -77,6 +85,7 @@ __all__ = [
     "FeatureNotEnabled",
     "FormationViolation",
     "FrameError",
+    "FrameSender",
     "GenericError",
     "Handler",
     "IdTagRecord",

@@ -20,7 +20,8 @@ import anyio.abc
 
 from ._logging import get_logger
 from ._pending import PendingCall, PendingCalls
-from .connection import Connection, TransportClosed
+from .connection import Connection, FrameSender, TransportClosed
+from .errors import InternalError, LocalProtocolError
 from .messages.base import Request
 from .session import AnswerEvent, CallReceived, Event, Session
 
@@ -133,7 +134,9 @@ class Driver:
     10,000 connections these count (docs/performance.md).
     """
 
-    def __init__(self, connection: Connection, session: Session, call_timeout: float) -> None:
+    def __init__(
+        self, connection: Connection | FrameSender, session: Session, call_timeout: float
+    ) -> None:
         self.connection = connection
         self.session = session
         self.pending = PendingCalls(session.charge_point_id, call_timeout)
@@ -148,6 +151,10 @@ class Driver:
         self._tasks: anyio.abc.TaskGroup | None = None
         self._on_event: Callable[[Event], Awaitable[None]] | None = None
         self._now: Callable[[], float] = anyio.current_time
+
+    def now(self) -> float:
+        """The backend's monotonic clock (its own, looked up once the driver runs)."""
+        return self._now()
 
     @property
     def done(self) -> anyio.Event:
@@ -180,6 +187,9 @@ class Driver:
         exception one raises fails the group (the simulator's way; the central system's
         handlers answer every failure themselves).
         """
+        connection = self.connection
+        if not isinstance(connection, Connection):
+            raise TypeError(f"a receive loop needs a Connection, got {type(connection).__name__}")
         self._now = backend_clock()
         self._tasks = tasks
         self._on_event = on_event
@@ -189,7 +199,7 @@ class Driver:
         try:
             while True:
                 try:
-                    text = await self.connection.receive()
+                    text = await connection.receive()
                 except TransportClosed:
                     break
                 if self.closed:
@@ -229,6 +239,53 @@ class Driver:
                 handlers.start(on_call, event)
             else:
                 await self._dispatch(event, on_event)
+
+    # -- frames pushed in by the host (CentralSystem.attach) -------------------------------------
+
+    def attach(
+        self, tasks: anyio.abc.TaskGroup, on_event: Callable[[Event], Awaitable[None]] | None
+    ) -> None:
+        """Take frames from :meth:`feed` instead of a receive loop; ``tasks`` holds the call
+        timer while calls of ours are outstanding."""
+        self._now = backend_clock()
+        self._tasks = tasks
+        self._on_event = on_event
+        if self.session.next_deadline() is not None:
+            self._start_timer()
+
+    async def feed(
+        self, text: str | bytes, on_call: Callable[[CallReceived], Awaitable[None]]
+    ) -> None:
+        """Process one frame from the peer in the caller's task, a CALL's handler included
+        (``on_call`` answers it). A frame that arrives after the driver closed is dropped."""
+        if self.closed:
+            return
+        try:
+            events = self.session.receive_text(text, self._now())
+        except Exception:
+            log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
+            return
+        await self.flush()
+        for event in events:
+            if isinstance(event, CallReceived):
+                await self._answer_inline(on_call, event)
+            else:
+                await self._dispatch(event, self._on_event)
+
+    async def _answer_inline(
+        self, on_call: Callable[[CallReceived], Awaitable[None]], event: CallReceived
+    ) -> None:
+        try:
+            await on_call(event)
+        except BaseException:
+            # The host's task was cancelled (or a bug of ours escaped): the CALL still gets
+            # its one answer, sent with the next frame that goes out, so the charge point
+            # and the session's count of unanswered CALLs are not left waiting for it.
+            with contextlib.suppress(LocalProtocolError):
+                self.session.send_error(
+                    event.message_id, InternalError("the central system stopped handling it")
+                )
+            raise
 
     def _start_timer(self) -> None:
         if self._timer_running or self._tasks is None or self.closed:

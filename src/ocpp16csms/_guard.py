@@ -7,22 +7,26 @@ own), the charge point gets exactly one answer and the connection lives on (docs
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, TypeVar
 
 import anyio
 
 from ._logging import get_logger
-from .connection import Connection
+from .connection import FrameSender
+from .engine import AfterHook, CallContext
 from .errors import InternalError, OcppError
-from .messages.base import Response
+from .messages.base import Request, Response
 
 __all__ = [
     "CLOSE_TIMEOUT",
     "answer_within",
     "close_within",
     "is_foreign_cancellation",
+    "run_after_hooks",
     "run_within",
     "within",
 ]
@@ -77,30 +81,42 @@ async def answer_within(
     return outcome
 
 
-async def within(job: Callable[[], Awaitable[_T]], timeout: float) -> tuple[_T | None, bool]:
+async def within(
+    job: Callable[[], Coroutine[Any, Any, _T]], timeout: float
+) -> tuple[_T | None, bool]:
     """``(job's result, False)``, or ``(None, True)`` when ``timeout`` seconds passed first
     and the job was cancelled. Any other cancellation propagates.
 
-    On asyncio the deadline is one loop timer that cancels this task (and is told apart from
-    any other cancellation by the task's cancel count), not an anyio cancel scope: this runs
-    for every inbound CALL and every CALL's after hooks, and a cancel scope there cost a tenth
-    of the CPU per CALL and a dozen objects the garbage collector visits meanwhile. On trio a
-    native cancel scope is cheap and used as is.
+    On asyncio the job runs at once, in this task, up to its first real wait; one that never
+    waits (a memory store, a fixed answer) cannot overrun a deadline and is given none, so it
+    costs no timer. Otherwise its deadline starts then, and the job goes on under it (the
+    microseconds it ran before count to nobody). The deadline is one loop timer that cancels
+    this task (told apart from any other cancellation by the task's cancel count), not an
+    anyio cancel scope: this runs for every inbound CALL and its after hooks, and a cancel
+    scope there cost a tenth of the CPU per CALL and a dozen objects the garbage collector
+    visits meanwhile. On trio a native cancel scope is cheap and used as is (entered first,
+    as trio's scopes must nest).
     """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # trio: its own cancel scope, without anyio's wrapper around it
         import trio
 
+        # Entered first: a cancel scope the job enters must nest inside it.
         with trio.move_on_after(timeout):
             return await job(), False
         return None, True
+    coro = job()
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration as done:
+        return done.value, False
     task = asyncio.current_task()
     assert task is not None
     expiry = _Expiry(task)
     handle = loop.call_later(timeout, expiry.fire)
     try:
-        result = await job()
+        result = await _resume(coro, waiting_on)
     except asyncio.CancelledError:
         if expiry.fired and task.uncancel() == 0:
             return None, True
@@ -112,6 +128,24 @@ async def within(job: Callable[[], Awaitable[_T]], timeout: float) -> tuple[_T |
         # the cancel request we made is withdrawn so that it reaches nobody else.
         task.uncancel()
     return result, False
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, _T], waiting_on: Any) -> Generator[Any, Any, _T]:
+    """Await ``coro``, started already and now waiting on ``waiting_on``: what the event loop
+    sends or throws in goes on to it, what it waits on goes out to the loop."""
+    try:
+        while True:
+            try:
+                sent = yield waiting_on
+            except BaseException as error:
+                waiting_on = coro.throw(error)
+            else:
+                waiting_on = coro.send(sent)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    finally:
+        coro.close()  # a no-op once it finished; stops it if we are closed half-way
 
 
 class _Expiry:
@@ -173,7 +207,7 @@ def _too_late(cp: str, message_id: str, action: str, timeout: float) -> Internal
 
 
 async def run_within(
-    job: Callable[[], Awaitable[None]],
+    job: Callable[[], Coroutine[Any, Any, None]],
     timeout: float,
     *,
     charge_point_id: str,
@@ -193,7 +227,50 @@ async def run_within(
         )
 
 
-async def close_within(connection: Connection, code: int, reason: str) -> None:
+async def close_within(connection: FrameSender, code: int, reason: str) -> None:
     """Close ``connection``, giving up after :data:`CLOSE_TIMEOUT` seconds."""
     with anyio.move_on_after(CLOSE_TIMEOUT):
         await connection.close(code, reason)
+
+
+async def run_after_hooks(
+    hooks: Iterable[AfterHook[Any]],
+    request: Request[Any],
+    response: Response,
+    context: CallContext,
+    timeout: float,
+) -> None:
+    """Run a CALL's after hooks in order within ``timeout`` seconds in all; what one raises
+    is logged with the charge point and message id (the answer has gone out already)."""
+    await run_within(
+        lambda: _run_hooks(hooks, request, response, context),
+        timeout,
+        charge_point_id=context.charge_point_id,
+        message_id=context.message_id,
+        what=f"after hooks for {request.action}",
+    )
+
+
+async def _run_hooks(
+    hooks: Iterable[AfterHook[Any]],
+    request: Request[Any],
+    response: Response,
+    context: CallContext,
+) -> None:
+    for hook in hooks:
+        try:
+            result = hook(request, response, context)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception(
+                "[%s] message %s: after hook %r for %s failed",
+                context.charge_point_id,
+                context.message_id,
+                hook,
+                request.action,
+                extra={
+                    "charge_point_id": context.charge_point_id,
+                    "message_id": context.message_id,
+                },
+            )

@@ -10,8 +10,10 @@ narrow :class:`~ocpp16csms.engine.Engine` protocol (docs/architecture.md).
 from __future__ import annotations
 
 import inspect
+import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -21,12 +23,13 @@ import attrs
 
 from ._driver import Driver
 from ._features import build_services
-from ._guard import answer_within, close_within, run_within
+from ._guard import answer_within, close_within, run_after_hooks
 from ._logging import get_logger, message_context
 from ._registration import check_handler, check_request_type
+from .attached import AttachedConnection
 from .bundle import Stores
 from .codec import MessageCodec
-from .connection import Connection
+from .connection import Connection, FrameSender
 from .engine import (
     AfterHook,
     AnswerHook,
@@ -51,8 +54,7 @@ from .errors import (
 )
 from .instrumentation import Instrumentation, instrumented_call, instrumented_inbound
 from .messages.base import Direction, Profile, Request, Response
-from .messages.core import ChangeConfigurationRequest
-from .profiles.core.service import SECRET_CONFIGURATION_KEYS
+from .profiles.core.service import redacted
 from .profiles.firmware.service import FirmwareService
 from .profiles.local_auth_list.service import LocalAuthListService
 from .profiles.plug_and_charge.service import PlugAndChargeService
@@ -61,6 +63,7 @@ from .profiles.reservation.service import ReservationService
 from .profiles.security.service import SecurityService
 from .profiles.smart_charging.service import SmartChargingService
 from .session import CallReceived, CallRejected, Event, InvalidMessageReceived, Session
+from .stores.records import StoreError
 
 __all__ = ["CallRouter", "CentralSystem", "FeatureNotEnabled"]
 
@@ -112,16 +115,6 @@ class _Link:
 
     async def on_event(self, event: Event) -> None:
         await self.central_system._on_event(self, event)
-
-
-def _redacted(request: Request[Any]) -> Request[Any]:
-    """The request as observers see it: a secret configuration value is masked."""
-    if (
-        isinstance(request, ChangeConfigurationRequest)
-        and request.key.casefold() in SECRET_CONFIGURATION_KEYS
-    ):
-        return ChangeConfigurationRequest(key=request.key, value="********")
-    return request
 
 
 def _utc_now() -> datetime:
@@ -382,6 +375,62 @@ class CentralSystem:
 
     async def serve(self, connection: Connection, charge_point_id: str) -> None:
         """Serve one charge point connection until it closes; a newer one for the id wins."""
+        opened = await self._open_link(connection, charge_point_id)
+        if opened is None:
+            return
+        link, old = opened
+        try:
+            # One task group per connection, for its handlers and its call timer: the fewer
+            # objects an idle connection keeps, the less each garbage collection visits.
+            async with anyio.create_task_group() as tasks:
+                if old is not None:
+                    # The old peer may be dead: closing it must not hold up the new one.
+                    tasks.start_soon(
+                        close_within, old.driver.connection, 1000, "replaced by a new connection"
+                    )
+                # Handlers still running when the connection ends get handler_grace to
+                # finish storing what they received (their replies are dropped).
+                await link.driver.run(
+                    tasks, link.on_call, link.on_event, grace=self.options.handler_grace
+                )
+                tasks.cancel_scope.deadline = anyio.current_time() + self.options.handler_grace
+        finally:
+            await self._close_link(link)
+
+    @asynccontextmanager
+    async def attach(
+        self, charge_point_id: str, sender: FrameSender
+    ) -> AsyncIterator[AttachedConnection]:
+        """Serve a connection whose frames the host reads and pushes in itself.
+
+        ``async with cs.attach(cp_id, sender) as connection:`` then ``await
+        connection.receive(text)`` for each frame; answers and our calls go out through
+        ``sender``. For hosts whose WebSocket server calls back per message, and the shortest
+        path a frame can take (no task, no queue): see :class:`AttachedConnection`. Raises
+        :class:`~ocpp16csms.stores.records.StoreError` when the charge point store cannot say
+        who the charge point is (``sender`` is closed with 1011 first).
+        """
+        opened = await self._open_link(sender, charge_point_id)
+        if opened is None:
+            raise StoreError(f"the charge point store could not say who {charge_point_id!r} is")
+        link, old = opened
+        try:
+            async with anyio.create_task_group() as tasks:
+                if old is not None:  # closed in the background, as serve does
+                    tasks.start_soon(
+                        close_within, old.driver.connection, 1000, "replaced by a new connection"
+                    )
+                link.driver.attach(tasks, link.on_event)
+                yield AttachedConnection(link)
+                link.driver.abort()  # ends the call timer, if it runs; fails waiting callers
+        finally:
+            await self._close_link(link)
+
+    async def _open_link(
+        self, connection: Connection | FrameSender, charge_point_id: str
+    ) -> tuple[_Link, _Link | None] | None:
+        """Register a new connection (the link, and the one it replaces), or close it with
+        1011 and return None when the charge point store fails."""
         options = self.options
         try:
             with anyio.fail_after(options.store_timeout):
@@ -398,7 +447,7 @@ class CentralSystem:
             else:
                 log.exception("[%s] charge point store failed; connection closed", charge_point_id)
             await close_within(connection, 1011, "central system temporarily unavailable")
-            return
+            return None
         session = Session(
             charge_point_id,
             codec=self.codec,
@@ -419,30 +468,17 @@ class CentralSystem:
             old.driver.abort()
         log.info("[%s] connected", charge_point_id)
         await self._emit(ChargePointConnected(charge_point_id))
+        return link, old
 
-        try:
-            # One task group per connection, for its handlers and its call timer: the fewer
-            # objects an idle connection keeps, the less each garbage collection visits.
-            async with anyio.create_task_group() as tasks:
-                if old is not None:
-                    # The old peer may be dead: closing it must not hold up the new one.
-                    tasks.start_soon(
-                        close_within, old.driver.connection, 1000, "replaced by a new connection"
-                    )
-                # Handlers still running when the connection ends get handler_grace to
-                # finish storing what they received (their replies are dropped).
-                await link.driver.run(
-                    tasks, link.on_call, link.on_event, grace=options.handler_grace
-                )
-                tasks.cancel_scope.deadline = anyio.current_time() + options.handler_grace
-        finally:
-            link.driver.abort()
-            if self._links.get(charge_point_id) is link:
-                del self._links[charge_point_id]
-            log.info("[%s] disconnected", charge_point_id)
-            with anyio.CancelScope(shield=True):
-                await close_within(connection, 1000, "")
-                await self._emit(ChargePointDisconnected(charge_point_id, link.replaced))
+    async def _close_link(self, link: _Link) -> None:
+        charge_point_id = link.charge_point_id
+        link.driver.abort()
+        if self._links.get(charge_point_id) is link:
+            del self._links[charge_point_id]
+        log.info("[%s] disconnected", charge_point_id)
+        with anyio.CancelScope(shield=True):
+            await close_within(link.driver.connection, 1000, "")
+            await self._emit(ChargePointDisconnected(charge_point_id, link.replaced))
 
     # -- events from the session ---------------------------------------------------------------
 
@@ -480,7 +516,8 @@ class CentralSystem:
     ) -> tuple[Response | None, OcppError | None]:
         request, message_id, cp = event.request, event.message_id, link.charge_point_id
         extra = {"charge_point_id": cp, "message_id": message_id}
-        log.debug("[%s] message %s: %s received", cp, message_id, request.action, extra=extra)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("[%s] message %s: %s received", cp, message_id, request.action, extra=extra)
         response: Response | None = None
         error: OcppError | None = None
         context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
@@ -511,8 +548,8 @@ class CentralSystem:
             log.error("[%s] message %s: %s", cp, message_id, misuse, extra=extra)
             return response, error
         await link.driver.flush()
-        if response is not None:
-            await self._run_after_hooks(request, response, context)
+        if response is not None and (hooks := self._after_hooks.get(request.action)):
+            await run_after_hooks(hooks, request, response, context, self.options.handler_timeout)
         if self._observers:
             # The charge point sent it (DataTransfer's class direction is Both).
             inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
@@ -546,49 +583,11 @@ class CentralSystem:
         if action == "BootNotification" and isinstance(status, RegistrationStatus):
             link.session.registration = status
             link.session.model = getattr(request, "charge_point_model", None)
-        now = anyio.current_time()
+        now = link.driver.now()
         if now - link.last_touch >= self.options.last_seen_resolution:
             link.last_touch = now
             await self.stores.charge_points.touch(link.charge_point_id, context.received_at)
         return response
-
-    async def _run_after_hooks(
-        self, request: Request[Any], response: Response, context: CallContext
-    ) -> None:
-        hooks = self._after_hooks.get(request.action, ())
-        if hooks:
-            await run_within(
-                lambda: self._run_hooks(hooks, request, response, context),
-                self.options.handler_timeout,
-                charge_point_id=context.charge_point_id,
-                message_id=context.message_id,
-                what=f"after hooks for {request.action}",
-            )
-
-    async def _run_hooks(
-        self,
-        hooks: Iterable[AfterHook[Any]],
-        request: Request[Any],
-        response: Response,
-        context: CallContext,
-    ) -> None:
-        for hook in hooks:
-            try:
-                result = hook(request, response, context)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception(
-                    "[%s] message %s: after hook %r for %s failed",
-                    context.charge_point_id,
-                    context.message_id,
-                    hook,
-                    request.action,
-                    extra={
-                        "charge_point_id": context.charge_point_id,
-                        "message_id": context.message_id,
-                    },
-                )
 
     # -- outbound CALLs ------------------------------------------------------------------------
 
@@ -636,7 +635,7 @@ class CentralSystem:
                     charge_point_id,
                     message_id,
                     Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT,
-                    _redacted(request),
+                    redacted(request),
                     waiter.response,
                     waiter.error,
                 )

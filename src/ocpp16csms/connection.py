@@ -2,6 +2,8 @@
 
 A transport adapter (WebSocket, ASGI, or a host's own) wraps each charge point connection in
 an object with three async methods. That is all the :class:`~ocpp16csms.CentralSystem` needs.
+A host that reads the frames itself and pushes them in (``CentralSystem.attach``) gives only
+the two that go out, a :class:`FrameSender`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import anyio.lowlevel
 
 from .errors import CsmsError
 
-__all__ = ["Connection", "MemoryConnection", "TransportClosed", "memory_connection_pair"]
+__all__ = [
+    "Connection",
+    "FrameSender",
+    "MemoryConnection",
+    "TransportClosed",
+    "memory_connection_pair",
+]
 
 
 class TransportClosed(CsmsError):
@@ -25,6 +33,19 @@ class TransportClosed(CsmsError):
         super().__init__(f"connection closed ({code}{': ' + reason if reason else ''})")
         self.code = code
         self.reason = reason
+
+
+@runtime_checkable
+class FrameSender(Protocol):
+    """The way out to one charge point, for a host that pushes the frames in itself."""
+
+    async def send(self, text: str) -> None:
+        """Send one text frame; raise :class:`TransportClosed` if the connection is closed."""
+        ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection (idempotent)."""
+        ...
 
 
 @runtime_checkable

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import json.encoder
-import json.scanner
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -199,7 +198,7 @@ def _fail(
 # is called directly: JSONDecoder.decode adds two regex matches per frame for whitespace,
 # which a frame almost never has (handled below where it does).
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _JSON_SPACE = " \t\n\r"
 
 
@@ -302,25 +301,25 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _make_encoder() -> Callable[[Any], str]:
+def _make_encoder() -> Callable[[Any, int], Iterable[str]]:
     # json.dumps with any option builds an encoder (and its C twin) per call: a third of
     # what a small frame costs. One C encoder, made once, does the same work: compact
     # separators, no ASCII escaping, NaN and infinity refused (ValueError), no circular
     # check (payloads are trees made by unstructuring frozen classes).
-    make = json.encoder.c_make_encoder
+    make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has the C accelerator
         encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return encoder.encode
+        return lambda value, _: (encoder.encode(value),)
     chunks: Callable[[Any, int], Iterable[str]] = make(
         None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
     )
-
-    def encode(value: Any, _join: Callable[[Iterable[str]], str] = "".join) -> str:
-        return _join(chunks(value, 0))
-
-    return encode
+    return chunks
 
 
-encode_json: Callable[[Any], str] = _make_encoder()
-"""The compact JSON text of a frame's body as it is sent: no spaces, no ASCII escaping; NaN and
-infinity raise ``ValueError``, what JSON cannot hold ``TypeError``."""
+_CHUNKS = _make_encoder()
+
+
+def encode_json(value: Any) -> str:
+    """The compact JSON text of a frame's body as it is sent: no spaces, no ASCII escaping;
+    NaN and infinity raise ``ValueError``, what JSON cannot hold ``TypeError``."""
+    return "".join(_CHUNKS(value, 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -12,6 +13,7 @@ from ...datatypes import ChargingProfile, IdTagInfo
 from ...engine import Engine
 from ...enums import AvailabilityType, ConfigurationStatus, RegistrationStatus, ResetType
 from ...errors import InvalidRequest
+from ...messages.base import Request
 from ...messages.core import (
     ChangeAvailabilityRequest,
     ChangeAvailabilityResponse,
@@ -51,6 +53,16 @@ __all__ = ["SECRET_CONFIGURATION_KEYS", "CoreService"]
 SECRET_CONFIGURATION_KEYS = frozenset({"authorizationkey"})
 """Configuration keys (casefolded) whose values are secrets (security whitepaper:
 AuthorizationKey is write-only): they are sent but never stored or shown."""
+
+
+def redacted(request: Request[Any]) -> Request[Any]:
+    """``request`` as observers and logs may see it: a secret configuration value masked."""
+    if (
+        isinstance(request, ChangeConfigurationRequest)
+        and request.key.casefold() in SECRET_CONFIGURATION_KEYS
+    ):
+        return ChangeConfigurationRequest(key=request.key, value="********")
+    return request
 
 
 class CoreService:
