@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ocpp16csms import (
     GenericError,
@@ -335,3 +337,39 @@ def test_callreceived_is_still_given_for_a_valid_call() -> None:
     session = Session("CP1")
     events = session.receive_text('[2,"h","Heartbeat",{}]', now=0)
     assert [type(e) for e in events] == [CallReceived]
+
+
+_rfc3339 = st.builds(
+    lambda y, mo, d, h, mi, s, frac, t, offset: (
+        f"{y:04d}-{mo:02d}-{d:02d}{t}{h:02d}:{mi:02d}:{s:02d}{frac}{offset}"
+    ),
+    st.integers(1, 9999),
+    st.integers(1, 12),
+    st.integers(1, 28),
+    st.integers(0, 23),
+    st.integers(0, 59),
+    st.integers(0, 60),  # 60: a leap second
+    st.sampled_from(["", ".5", ".123", ".123456", ".1234567891"]),
+    st.sampled_from(["T", "t"]),
+    st.sampled_from(["Z", "z", "+00:00", "-23:59", "+14:00", "+05:30"]),
+)
+
+
+@given(_rfc3339)
+def test_validated_date_times_parse_as_checked_ones_do(text: str) -> None:
+    """The codec's reader for text the schema accepted gives what parse_datetime gives,
+    refusals of an instant beyond the years 1 to 9999 included."""
+    from ocpp16csms.converter import parse_validated_datetime
+    from ocpp16csms.validation import validator_for
+
+    # The schema's date-time format is the gate the validated reader relies on.
+    assert validator_for("StartTransaction").is_valid(
+        {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": text}
+    )
+    try:
+        expected = parse_datetime(text)
+    except ValueError:
+        with pytest.raises(ValueError, match="outside the years"):
+            parse_validated_datetime(text)
+    else:
+        assert parse_validated_datetime(text) == expected

@@ -260,12 +260,14 @@ class Driver:
         (``on_call`` answers it). A frame that arrives after the driver closed is dropped."""
         if self.closed:
             return
+        session = self.session
         try:
-            events = self.session.receive_text(text, self._now())
+            events = session.receive_text(text, self._now())
         except Exception:
-            log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
+            log.exception("[%s] a frame could not be processed", session.charge_point_id)
             return
-        await self.flush()
+        if session.has_outgoing:
+            await self.flush()
         for event in events:
             if isinstance(event, CallReceived):
                 await self._answer_inline(on_call, event)

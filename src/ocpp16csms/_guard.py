@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import math
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Coroutine, Generator, Iterable
 from typing import Any, TypeVar
 
 import anyio
@@ -59,21 +59,22 @@ def is_foreign_cancellation(error: BaseException) -> bool:
 
 
 async def answer_within(
-    answer: Callable[[], Awaitable[Response]],
+    answer: Coroutine[Any, Any, Response],
     timeout: float,
     *,
     charge_point_id: str,
     message_id: str,
     action: str,
 ) -> Response | OcppError:
-    """The response ``answer()`` gives within ``timeout`` seconds, or the error to send.
+    """The response ``answer`` (a coroutine, not started) gives within ``timeout`` seconds, or
+    the error to send.
 
     An :class:`OcppError` is returned as raised; any other exception, a foreign
     CancelledError and the deadline passing become :class:`InternalError`, logged with the
     charge point and message id. A real cancellation propagates.
     """
     outcome, late = await within(
-        lambda: _answer_or_error(answer, charge_point_id, message_id, action), timeout
+        _answer_or_error(answer, charge_point_id, message_id, action), timeout
     )
     if late:
         return _too_late(charge_point_id, message_id, action, timeout)
@@ -81,11 +82,9 @@ async def answer_within(
     return outcome
 
 
-async def within(
-    job: Callable[[], Coroutine[Any, Any, _T]], timeout: float
-) -> tuple[_T | None, bool]:
+async def within(job: Coroutine[Any, Any, _T], timeout: float) -> tuple[_T | None, bool]:
     """``(job's result, False)``, or ``(None, True)`` when ``timeout`` seconds passed first
-    and the job was cancelled. Any other cancellation propagates.
+    and the job (a coroutine, not started) was cancelled. Any other cancellation propagates.
 
     On asyncio the job runs at once, in this task, up to its first real wait; one that never
     waits (a memory store, a fixed answer) cannot overrun a deadline and is given none, so it
@@ -104,9 +103,9 @@ async def within(
 
         # Entered first: a cancel scope the job enters must nest inside it.
         with trio.move_on_after(timeout):
-            return await job(), False
+            return await job, False
         return None, True
-    coro = job()
+    coro = job
     try:
         waiting_on = coro.send(None)
     except StopIteration as done:
@@ -163,10 +162,10 @@ class _Expiry:
 
 
 async def _answer_or_error(
-    answer: Callable[[], Awaitable[Response]], cp: str, message_id: str, action: str
+    answer: Coroutine[Any, Any, Response], cp: str, message_id: str, action: str
 ) -> Response | OcppError:
     try:
-        return await answer()
+        return await answer
     except OcppError as raised:
         return raised
     except Exception:
@@ -207,14 +206,15 @@ def _too_late(cp: str, message_id: str, action: str, timeout: float) -> Internal
 
 
 async def run_within(
-    job: Callable[[], Coroutine[Any, Any, None]],
+    job: Coroutine[Any, Any, None],
     timeout: float,
     *,
     charge_point_id: str,
     message_id: str,
     what: str,
 ) -> None:
-    """Await ``job()`` for at most ``timeout`` seconds; log when it is given up."""
+    """Await ``job`` (a coroutine, not started) for at most ``timeout`` seconds; log when it
+    is given up."""
     _, late = await within(job, timeout)
     if late:
         log.error(
@@ -243,7 +243,7 @@ async def run_after_hooks(
     """Run a CALL's after hooks in order within ``timeout`` seconds in all; what one raises
     is logged with the charge point and message id (the answer has gone out already)."""
     await run_within(
-        lambda: _run_hooks(hooks, request, response, context),
+        _run_hooks(hooks, request, response, context),
         timeout,
         charge_point_id=context.charge_point_id,
         message_id=context.message_id,

@@ -522,7 +522,7 @@ class CentralSystem:
         error: OcppError | None = None
         context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
         outcome = await answer_within(
-            lambda: self._answer(link, request, context),
+            self._answer(link, request, context),
             self.options.handler_timeout,
             charge_point_id=cp,
             message_id=message_id,

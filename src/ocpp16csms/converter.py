@@ -24,6 +24,7 @@ __all__ = [
     "datetime_to_wire",
     "make_converter",
     "parse_datetime",
+    "parse_validated_datetime",
     "wire_name",
 ]
 
@@ -88,6 +89,12 @@ def _in_range(parsed: datetime, value: Any) -> datetime:
             f"{_glimpse(value)}: its UTC instant falls outside the years 1 to 9999"
         ) from None
     return parsed
+
+
+def parse_validated_datetime(value: str) -> datetime:
+    """:func:`parse_datetime` for text a schema's ``date-time`` format has accepted already:
+    the RFC 3339 grammar is not matched a second time."""
+    return _in_range(_from_rfc3339(value), value)
 
 
 def _parse_datetime_as_utc(value: Any) -> datetime:
