@@ -43,6 +43,7 @@ from ocpp16csms.validation import (
 )
 
 CLASSES = message_classes()
+validated_converter = make_converter(validated=True)
 converter = make_converter()
 
 
@@ -71,6 +72,9 @@ def test_round_trip_through_json_and_the_schema(cls: Any, data: st.DataObject) -
     assert validator_for(cls.schema_name).violations(back) == []
     assert converter.structure(back, cls) == message
     assert "null" not in text.replace('"null"', "")  # absent optionals are omitted
+    # What the codec reads valid payloads with: the schema's checks not made twice, the
+    # same message built.
+    assert validated_converter.structure(back, cls) == message
 
 
 def _json_type(tp: Any) -> str:
@@ -232,3 +236,15 @@ def test_a_relaxed_date_time_without_offset_is_read_as_utc() -> None:
     assert message.timestamp == datetime(2026, 1, 1, 10, tzinfo=UTC)
     with pytest.raises(PropertyConstraintViolation):
         relaxed.decode(StatusNotificationRequest, {**payload, "timestamp": "yesterday"})
+
+
+def test_a_validated_converter_is_never_lenient() -> None:
+    with pytest.raises(ValueError, match="lenient"):
+        make_converter(validated=True, lenient=True)
+
+
+def test_a_validated_converter_still_fails_on_a_value_outside_an_enumeration() -> None:
+    # Only a schema-valid payload should reach it; should anything else, it fails rather
+    # than build a message holding a value its class refuses.
+    with pytest.raises(KeyError):
+        validated_converter.structure({"status": "Bogus"}, ACTIONS["Reset"].response)

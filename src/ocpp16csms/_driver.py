@@ -269,25 +269,20 @@ class Driver:
         if session.has_outgoing:
             await self.flush()
         for event in events:
-            if isinstance(event, CallReceived):
-                await self._answer_inline(on_call, event)
-            else:
+            if not isinstance(event, CallReceived):
                 await self._dispatch(event, self._on_event)
-
-    async def _answer_inline(
-        self, on_call: Callable[[CallReceived], Awaitable[None]], event: CallReceived
-    ) -> None:
-        try:
-            await on_call(event)
-        except BaseException:
-            # The host's task was cancelled (or a bug of ours escaped): the CALL still gets
-            # its one answer, sent with the next frame that goes out, so the charge point
-            # and the session's count of unanswered CALLs are not left waiting for it.
-            with contextlib.suppress(LocalProtocolError):
-                self.session.send_error(
-                    event.message_id, InternalError("the central system stopped handling it")
-                )
-            raise
+                continue
+            try:
+                await on_call(event)
+            except BaseException:
+                # The host's task was cancelled (or a bug of ours escaped): the CALL still
+                # gets its one answer, sent with the next frame that goes out, so the charge
+                # point and the count of unanswered CALLs are not left waiting for it.
+                with contextlib.suppress(LocalProtocolError):
+                    session.send_error(
+                        event.message_id, InternalError("the central system stopped handling it")
+                    )
+                raise
 
     def _start_timer(self) -> None:
         if self._timer_running or self._tasks is None or self.closed:

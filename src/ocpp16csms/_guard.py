@@ -23,11 +23,12 @@ from .messages.base import Request, Response
 
 __all__ = [
     "CLOSE_TIMEOUT",
-    "answer_within",
+    "answer_or_error",
     "close_within",
     "is_foreign_cancellation",
     "run_after_hooks",
     "run_within",
+    "too_late",
     "within",
 ]
 
@@ -56,30 +57,6 @@ def is_foreign_cancellation(error: BaseException) -> bool:
     except RuntimeError:  # not on asyncio
         return isinstance(error, asyncio.CancelledError)
     return task is not None and task.cancelling() == 0
-
-
-async def answer_within(
-    answer: Coroutine[Any, Any, Response],
-    timeout: float,
-    *,
-    charge_point_id: str,
-    message_id: str,
-    action: str,
-) -> Response | OcppError:
-    """The response ``answer`` (a coroutine, not started) gives within ``timeout`` seconds, or
-    the error to send.
-
-    An :class:`OcppError` is returned as raised; any other exception, a foreign
-    CancelledError and the deadline passing become :class:`InternalError`, logged with the
-    charge point and message id. A real cancellation propagates.
-    """
-    outcome, late = await within(
-        _answer_or_error(answer, charge_point_id, message_id, action), timeout
-    )
-    if late:
-        return _too_late(charge_point_id, message_id, action, timeout)
-    assert outcome is not None
-    return outcome
 
 
 async def within(job: Coroutine[Any, Any, _T], timeout: float) -> tuple[_T | None, bool]:
@@ -161,9 +138,13 @@ class _Expiry:
         self.task.cancel()
 
 
-async def _answer_or_error(
+async def answer_or_error(
     answer: Coroutine[Any, Any, Response], cp: str, message_id: str, action: str
 ) -> Response | OcppError:
+    """The response ``answer`` gives, or the error to send: an :class:`OcppError` as raised;
+    any other exception and a foreign CancelledError become :class:`InternalError`, logged
+    with the charge point and message id. A real cancellation propagates. Run it
+    :func:`within` the handler timeout, and answer :func:`too_late` when that passes."""
     try:
         return await answer
     except OcppError as raised:
@@ -193,7 +174,8 @@ async def _answer_or_error(
         return InternalError(f"the central system failed to process {action}")
 
 
-def _too_late(cp: str, message_id: str, action: str, timeout: float) -> InternalError:
+def too_late(cp: str, message_id: str, action: str, timeout: float) -> InternalError:
+    """The answer for a handler past its deadline (logged with the ids)."""
     log.error(
         "[%s] message %s: handler for %s did not finish within %g s",
         cp,

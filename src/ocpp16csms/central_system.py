@@ -23,7 +23,7 @@ import attrs
 
 from ._driver import Driver
 from ._features import build_services
-from ._guard import answer_within, close_within, run_after_hooks
+from ._guard import answer_or_error, close_within, run_after_hooks, too_late, within
 from ._logging import get_logger, message_context
 from ._registration import check_handler, check_request_type
 from .attached import AttachedConnection
@@ -111,7 +111,11 @@ class _Link:
         return self.driver.session
 
     async def on_call(self, event: CallReceived) -> None:
-        await self.central_system._handle_call(self, event)
+        central_system = self.central_system
+        if central_system.instrumentation is None:
+            await central_system._handle_call_in_context(self, event)
+        else:
+            await central_system._handle_call(self, event)
 
     async def on_event(self, event: Event) -> None:
         await self.central_system._on_event(self, event)
@@ -515,46 +519,48 @@ class CentralSystem:
         self, link: _Link, event: CallReceived
     ) -> tuple[Response | None, OcppError | None]:
         request, message_id, cp = event.request, event.message_id, link.charge_point_id
-        extra = {"charge_point_id": cp, "message_id": message_id}
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("[%s] message %s: %s received", cp, message_id, request.action, extra=extra)
-        response: Response | None = None
-        error: OcppError | None = None
-        context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
-        outcome = await answer_within(
-            self._answer(link, request, context),
-            self.options.handler_timeout,
-            charge_point_id=cp,
-            message_id=message_id,
-            action=request.action,
-        )
-        if isinstance(outcome, OcppError):
-            error = outcome
-        else:
-            response = outcome
-        if link.driver.closed:
-            log.info("[%s] message %s: answer dropped, disconnected", cp, message_id, extra=extra)
+        with message_context(cp, message_id):
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("[%s] message %s: %s received", cp, message_id, request.action)
+            context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
+            timeout = self.options.handler_timeout
+            outcome, late = await within(
+                answer_or_error(
+                    self._answer(link, request, context), cp, message_id, request.action
+                ),
+                timeout,
+            )
+            if late:
+                outcome = too_late(cp, message_id, request.action, timeout)
+            error: OcppError | None = None
+            response: Response | None = None
+            if isinstance(outcome, OcppError):
+                error = outcome
+            else:
+                response = outcome
+            if link.driver.closed:
+                log.info("[%s] message %s: answer dropped, disconnected", cp, message_id)
+                return response, error
+            try:
+                if response is not None:
+                    try:
+                        link.session.send_result(message_id, response)
+                    except InvalidRequest as invalid:
+                        log.error("[%s] message %s: %s", cp, message_id, invalid)
+                        error, response = InternalError("the answer broke its schema"), None
+                if error is not None:
+                    link.session.send_error(message_id, error)
+            except LocalProtocolError as misuse:  # pragma: no cover - guarded by the checks above
+                log.error("[%s] message %s: %s", cp, message_id, misuse)
+                return response, error
+            await link.driver.flush()
+            if response is not None and (hooks := self._after_hooks.get(request.action)):
+                await run_after_hooks(hooks, request, response, context, timeout)
+            if self._observers:
+                # The charge point sent it (DataTransfer's class direction is Both).
+                inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
+                await self._emit(Exchange(cp, message_id, inbound, request, response, error))
             return response, error
-        try:
-            if response is not None:
-                try:
-                    link.session.send_result(message_id, response)
-                except InvalidRequest as invalid:
-                    log.error("[%s] message %s: %s", cp, message_id, invalid, extra=extra)
-                    error, response = InternalError("the answer broke its schema"), None
-            if error is not None:
-                link.session.send_error(message_id, error)
-        except LocalProtocolError as misuse:  # pragma: no cover - guarded by the checks above
-            log.error("[%s] message %s: %s", cp, message_id, misuse, extra=extra)
-            return response, error
-        await link.driver.flush()
-        if response is not None and (hooks := self._after_hooks.get(request.action)):
-            await run_after_hooks(hooks, request, response, context, self.options.handler_timeout)
-        if self._observers:
-            # The charge point sent it (DataTransfer's class direction is Both).
-            inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
-            await self._emit(Exchange(cp, message_id, inbound, request, response, error))
-        return response, error
 
     async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
         action = request.action

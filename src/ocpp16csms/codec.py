@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ._logging import get_logger
-from .converter import make_converter, parse_validated_datetime
+from .converter import make_converter
 from .errors import (
     FormationViolation,
     InvalidRequest,
@@ -38,8 +38,8 @@ class MessageCodec:
 
     def __init__(self, policy: ValidationPolicy | None = None) -> None:
         self.policy = policy or ValidationPolicy()
-        # Used only for payloads that passed their schema (date-times included) in full.
-        self._strict = make_converter(parse_datetimes=parse_validated_datetime)
+        # Used only for payloads that passed their schema in full (and to unstructure).
+        self._strict = make_converter(validated=True)
         self._lenient = make_converter(lenient=True)
         # Per message class: its schema's compiled check and its generated hook, looked up
         # once (the common case, a valid payload, then costs two calls).
