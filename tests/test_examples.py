@@ -165,3 +165,20 @@ def test_firmware_rollout_demo_installs_the_whole_fleet() -> None:
         "campaign finished: 6 of 6 installed; attempts {'CP-1': 1, 'CP-2': 1, 'CP-3': 2, "
         "'CP-4': 1, 'CP-5': 1, 'CP-6': 1}"
     )
+
+
+def test_attach_example_charges_over_the_hosts_own_server() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "attach_own_server.py"), "--demo", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "boot: Accepted" in out
+    assert "remote stop: Accepted" in out
+    assert "transaction 1:" in out
+    assert "meter values stored: 0" not in out
+    assert "the attached session completed." in out
