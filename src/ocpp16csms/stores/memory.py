@@ -211,6 +211,7 @@ class MemoryTransactionStore:
         meter_values: Iterable[MeterValue],
     ) -> int:
         stored = self._meter_values.setdefault(charge_point_id, [])
+        seen = self._seen_values
         added = 0
         for value in meter_values:
             item = StoredMeterValue(
@@ -219,8 +220,9 @@ class MemoryTransactionStore:
                 transaction_id=transaction_id,
                 meter_value=value,
             )
-            if item not in self._seen_values:
-                self._seen_values.add(item)
+            before = len(seen)
+            seen.add(item)  # one deep hash, not two ("in" and then "add")
+            if len(seen) != before:
                 stored.append(item)
                 added += 1
         return added
