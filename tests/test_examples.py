@@ -9,16 +9,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quickstart_demo_completes_a_charging_session_over_websocket() -> None:
+def run_demo(script: str, *arguments: str) -> str:
+    """Run ``examples/<script> --demo <arguments>``; its output, once it exited 0."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "--demo", "--port", "0"],
+        [sys.executable, str(ROOT / "examples" / script), "--demo", *arguments],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    out = result.stdout
+    return result.stdout
+
+
+def test_quickstart_demo_completes_a_charging_session_over_websocket() -> None:
+    out = run_demo("quickstart.py", "--port", "0")
     assert "ws://127.0.0.1:" in out
     assert "CP → BootNotification" in out
     assert '"status":"Accepted"' in out
@@ -31,15 +36,7 @@ def test_quickstart_demo_completes_a_charging_session_over_websocket() -> None:
 
 
 def test_plug_and_charge_demo_runs_every_exchange_over_websocket() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "plug_and_charge.py"), "--demo", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = run_demo("plug_and_charge.py", "--port", "0")
     assert "ws://127.0.0.1:" in out
     for action in ("Authorize", "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus"):
         assert f"CP → {action}" in out
@@ -83,15 +80,7 @@ def test_asgi_starlette_example_compiles() -> None:
 
 
 def test_operator_api_demo_operates_a_charge_point_over_http() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "operator_api.py"), "--demo", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = run_demo("operator_api.py", "--port", "0")
     assert 'GET /api/charge-points → 200 [{"chargePointId":"CP-1"}]' in out
     assert 'POST /api/charge-points/CP-1/reset → 200 {"status":"Accepted"}' in out
     assert '/remote-start-transaction → 200 {"status":"Accepted"}' in out
@@ -168,15 +157,7 @@ def test_firmware_rollout_demo_installs_the_whole_fleet() -> None:
 
 
 def test_attach_example_charges_over_the_hosts_own_server() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "attach_own_server.py"), "--demo", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = run_demo("attach_own_server.py", "--port", "0")
     assert "boot: Accepted" in out
     assert "remote stop: Accepted" in out
     assert "transaction 1:" in out
