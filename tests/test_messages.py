@@ -248,3 +248,37 @@ def test_a_validated_converter_still_fails_on_a_value_outside_an_enumeration() -
     # than build a message holding a value its class refuses.
     with pytest.raises(KeyError):
         validated_converter.structure({"status": "Bogus"}, ACTIONS["Reset"].response)
+
+
+def _typed_fields(cls: Any, schema: dict[str, Any], path: str) -> list[tuple[str, Any, Any]]:
+    """(path, the field's base type, its property schema) for every field, nested included."""
+    from ocpp16csms.constraints import sequence_type
+
+    found = []
+    properties = schema.get("properties", {})
+    for field in attrs.fields(cls):
+        base, _, _ = constraints_of(field.type)
+        sub = properties.get(wire_name(field.name), {})
+        item = sequence_type(base)
+        if item is not None:
+            base, _, _ = constraints_of(item)
+            sub = sub.get("items", {})
+        if attrs.has(base):
+            found += _typed_fields(base, sub, f"{path}.{field.name}")
+        else:
+            found.append((f"{path}.{field.name}", base, sub))
+    return found
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_the_schema_checks_what_the_validated_converter_takes_unchecked(cls: Any) -> None:
+    """The codec structures schema-valid payloads without checking enumerations and
+    date-times again: every enumeration field's schema lists exactly its enum's values, and
+    every date-time field's schema has the date-time format."""
+    for path, base, sub in _typed_fields(cls, schema_for(cls.schema_name), cls.__name__):
+        if isinstance(base, type) and issubclass(base, Enum):
+            assert set(sub.get("enum", ())) == {member.value for member in base}, path
+        if base is datetime:
+            assert sub.get("format") == "date-time", path
+        if base in (str, bool):
+            assert sub.get("type") == _json_type(base), path
