@@ -17,10 +17,12 @@ It reports, and the exit status fails on:
 * unexpected closes: the server closing a connection other than for an oversized frame;
 
 and it reports memory growth (RSS) and the probe's latency. Bounded by ``--frames`` and
-``--seconds``, whichever ends first.
+``--seconds``, whichever ends first. ``--attach``: instead of the shipped adapter, a bare
+websockets server of the host's own pushes each frame into ``CentralSystem.attach``.
 
     python benchmarks/fuzz_soak.py                      # 5,000 frames, a few seconds
     python benchmarks/fuzz_soak.py --frames 1000000     # the long soak
+    python benchmarks/fuzz_soak.py --attach             # the push path
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from typing import Any
 
 import attrs
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as websockets_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
@@ -52,6 +56,7 @@ from ocpp16csms import (
     ChargePointRecord,
     IdTagRecord,
     Stores,
+    TransportClosed,
     memory_stores,
     sqlite_stores,
 )
@@ -482,6 +487,42 @@ async def _probe(url: str, report: Report, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 0.1)
 
 
+class _Outlet:
+    """The way out of one websockets connection, for ``CentralSystem.attach``."""
+
+    def __init__(self, connection: ServerConnection) -> None:
+        self.connection = connection
+
+    async def send(self, text: str) -> None:
+        try:
+            await self.connection.send(text)
+        except ConnectionClosed as closed:
+            raise TransportClosed(closed.code, closed.reason) from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.connection.close(code, reason)
+
+
+async def _attached_server(cs: CentralSystem, stack: AsyncExitStack) -> int:
+    """A bare websockets server that pushes every frame into ``cs.attach``; its port."""
+
+    async def handle(connection: ServerConnection) -> None:
+        assert connection.request is not None
+        charge_point_id = connection.request.path.rsplit("/", 1)[-1]
+        async with cs.attach(charge_point_id, _Outlet(connection)) as attached:
+            with suppress(ConnectionClosed):
+                async for message in connection:
+                    await attached.receive(message)
+
+    server = await stack.enter_async_context(
+        websockets_serve(
+            handle, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")], max_size=MAX_FRAME
+        )
+    )
+    port: int = next(iter(server.sockets)).getsockname()[1]
+    return port
+
+
 async def run(
     *,
     frames: int = 5000,
@@ -490,9 +531,11 @@ async def run(
     seed: int = 1,
     store: str = "memory",
     configure: Callable[[CentralSystem], None] | None = None,
+    attach: bool = False,
 ) -> Report:
     """One fuzz and soak run; see the module docstring. ``configure`` may change the central
-    system before it serves (tests plant a fault this way to see it reported)."""
+    system before it serves (tests plant a fault this way to see it reported); ``attach``
+    pushes the frames in through ``CentralSystem.attach`` instead of the adapter."""
     report = Report()
     names = [f"FUZZ{n}" for n in range(clients)]
     records = [
@@ -527,11 +570,15 @@ async def run(
             cs = await stack.enter_async_context(CentralSystem(stores, options))
             if configure is not None:
                 configure(cs)
-            server = await serve(
-                cs, "127.0.0.1", 0, options=WebSocketOptions(max_frame_size=MAX_FRAME)
-            )
-            await stack.enter_async_context(server)
-            url = f"ws://127.0.0.1:{server.port}/ocpp"
+            if attach:
+                port = await _attached_server(cs, stack)
+            else:
+                server = await serve(
+                    cs, "127.0.0.1", 0, options=WebSocketOptions(max_frame_size=MAX_FRAME)
+                )
+                await stack.enter_async_context(server)
+                port = server.port
+            url = f"ws://127.0.0.1:{port}/ocpp"
             report.rss_start_mib = _rss_mib()
             started = time.monotonic()
             deadline = started + seconds
@@ -569,6 +616,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--attach", action="store_true", help="push frames into cs.attach")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # findings are collected, not printed
     report = asyncio.run(
@@ -578,6 +626,7 @@ def main() -> None:
             seconds=args.seconds,
             seed=args.seed,
             store=args.store,
+            attach=args.attach,
         )
     )
     print(json.dumps(report.summary(), indent=2, ensure_ascii=True))

@@ -47,6 +47,16 @@ async def test_a_short_fuzz_and_soak_run_finds_nothing(fuzz_soak: ModuleType) ->
     assert report.rss_end_mib - report.rss_start_mib < 64
 
 
+async def test_the_push_path_finds_nothing_either(fuzz_soak: ModuleType) -> None:
+    """The same hostile frames pushed in through CentralSystem.attach by a bare server."""
+    report = await fuzz_soak.run(frames=2000, clients=2, seconds=60, seed=11, attach=True)
+    summary = report.summary()
+    assert report.ok, summary
+    assert report.frames == 2000
+    assert {"CALLRESULT", "FormationViolation", "TypeConstraintViolation"} <= set(report.answers)
+    assert report.probe_latencies
+
+
 async def test_the_run_reports_what_goes_wrong(fuzz_soak: ModuleType) -> None:
     def plant_fault(cs: CentralSystem) -> None:
         @cs.on(AuthorizeRequest)
