@@ -26,6 +26,7 @@ from ocpp16csms import (
     ChargePointDisconnected,
     FrameSender,
     StoreError,
+    TransportClosed,
     memory_connection_pair,
     memory_stores,
 )
@@ -172,6 +173,37 @@ async def test_disconnect_closes_the_sender_and_drops_later_frames() -> None:
         assert sink.closed == (1000, "bye")
         await connection.receive('[2,"h1","Heartbeat",{}]')
         assert sink.sent == []
+
+
+class GoneSink(Sink):
+    """A sender whose peer is gone."""
+
+    async def send(self, text: str) -> None:
+        raise TransportClosed(1006, "gone")
+
+
+async def test_a_sender_whose_peer_is_gone_closes_the_connection_quietly() -> None:
+    cs = make_central_system()
+    sink = GoneSink()
+    async with cs.attach("CP1", sink) as connection:
+        await connection.receive('[2,"h1","Heartbeat",{}]')  # nothing raised
+        assert connection.closed
+        assert not cs.is_connected("CP1")
+        await connection.receive('[2,"h2","Heartbeat",{}]')  # dropped
+
+
+class BrokenSink(Sink):
+    """A sender with a bug of its own."""
+
+    async def send(self, text: str) -> None:
+        raise OSError("the host's sender broke")
+
+
+async def test_what_the_sender_raises_otherwise_reaches_the_host() -> None:
+    cs = make_central_system()
+    async with cs.attach("CP1", BrokenSink()) as connection:
+        with pytest.raises(OSError, match="sender broke"):
+            await connection.receive('[2,"h1","Heartbeat",{}]')
 
 
 class FailingChargePoints:

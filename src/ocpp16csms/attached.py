@@ -61,10 +61,12 @@ class AttachedConnection:
 
         A CALL is answered before this returns (its after hooks run too); an answer to one
         of our calls wakes its caller. Whatever the frame holds, the charge point gets what
-        OCPP-J says it gets and nothing is raised here; a frame after :attr:`closed` is
-        dropped. A handler that waits for the same charge point's answer to a call needs the
-        next frame read meanwhile: push frames from a task per frame then (or run such work
-        with ``CentralSystem.spawn``, as the shipped features do).
+        OCPP-J says it gets and nothing is raised for it; a frame after :attr:`closed` is
+        dropped. The sender raising :class:`~ocpp16csms.TransportClosed` closes this
+        connection; anything else it raises propagates. A handler that waits for the same
+        charge point's answer to a call needs the next frame read meanwhile: push frames
+        from a task per frame then (or run such work with ``CentralSystem.spawn``, as the
+        shipped features do).
         """
         link = self._link
         await link.driver.feed(text, link.on_call)

@@ -363,7 +363,8 @@ class CentralSystem:
 
     def is_connected(self, charge_point_id: str) -> bool:
         """Whether this process serves a live connection for the charge point."""
-        return charge_point_id in self._links
+        link = self._links.get(charge_point_id)
+        return link is not None and not link.driver.closed
 
     def registration(self, charge_point_id: str) -> RegistrationStatus | None:
         """The registration (§4.2) the live connection in this process works under: the
@@ -375,7 +376,7 @@ class CentralSystem:
     @property
     def connected_charge_points(self) -> frozenset[str]:
         """The charge points this process serves now."""
-        return frozenset(self._links)
+        return frozenset(cp for cp, link in self._links.items() if not link.driver.closed)
 
     async def serve(self, connection: Connection, charge_point_id: str) -> None:
         """Serve one charge point connection until it closes; a newer one for the id wins."""
