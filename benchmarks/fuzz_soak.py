@@ -56,12 +56,11 @@ from ocpp16csms import (
     ChargePointRecord,
     IdTagRecord,
     Stores,
-    TransportClosed,
     memory_stores,
     sqlite_stores,
 )
 from ocpp16csms.messages import RegistrationStatus
-from ocpp16csms.transports.websockets import WebSocketOptions, serve
+from ocpp16csms.transports.websockets import WebSocketConnection, WebSocketOptions, serve
 
 HANG_AFTER = 5.0
 WINDOW = 16  # CALLs a client keeps waiting for at once
@@ -487,29 +486,13 @@ async def _probe(url: str, report: Report, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 0.1)
 
 
-class _Outlet:
-    """The way out of one websockets connection, for ``CentralSystem.attach``."""
-
-    def __init__(self, connection: ServerConnection) -> None:
-        self.connection = connection
-
-    async def send(self, text: str) -> None:
-        try:
-            await self.connection.send(text)
-        except ConnectionClosed as closed:
-            raise TransportClosed(closed.code, closed.reason) from None
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.connection.close(code, reason)
-
-
 async def _attached_server(cs: CentralSystem, stack: AsyncExitStack) -> int:
     """A bare websockets server that pushes every frame into ``cs.attach``; its port."""
 
     async def handle(connection: ServerConnection) -> None:
         assert connection.request is not None
         charge_point_id = connection.request.path.rsplit("/", 1)[-1]
-        async with cs.attach(charge_point_id, _Outlet(connection)) as attached:
+        async with cs.attach(charge_point_id, WebSocketConnection(connection)) as attached:
             with suppress(ConnectionClosed):
                 async for message in connection:
                     await attached.receive(message)

@@ -27,37 +27,23 @@ from ocpp16csms import (
     CentralSystem,
     ChargePointRecord,
     IdTagRecord,
-    TransportClosed,
     memory_stores,
 )
 from ocpp16csms.messages import RegistrationStatus
+from ocpp16csms.transports.websockets import WebSocketConnection
 
 OCPP16 = Subprotocol("ocpp1.6")
 CHARGE_POINT = "CP-ATTACHED-1"
 ID_TAG = "DEMO-TAG"
 
 
-class Outlet:
-    """The way out of one websockets connection, as a :class:`ocpp16csms.FrameSender`."""
-
-    def __init__(self, connection: ServerConnection) -> None:
-        self.connection = connection
-
-    async def send(self, text: str) -> None:
-        try:
-            await self.connection.send(text)
-        except ConnectionClosed as closed:
-            raise TransportClosed(closed.code, closed.reason) from None
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.connection.close(code, reason)
-
-
 def handler_for(cs: CentralSystem) -> Callable[[ServerConnection], Awaitable[None]]:
     async def handle(connection: ServerConnection) -> None:
         assert connection.request is not None  # set once the handshake is done
         charge_point_id = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
-        async with cs.attach(charge_point_id, Outlet(connection)) as attached:
+        # The way out: anything with async send(text) and close(code, reason) that raises
+        # TransportClosed once the peer is gone; the adapter's wrapper is one.
+        async with cs.attach(charge_point_id, WebSocketConnection(connection)) as attached:
             with contextlib.suppress(ConnectionClosed):
                 async for text in connection:
                     await attached.receive(text)
