@@ -1,0 +1,122 @@
+"""The memory transaction store keeps meter values in a compact form (tuples the garbage
+collector stops tracking); what it gives back and what it deduplicates must be exactly what
+the objects would give."""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime, timedelta, timezone
+
+import anyio
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocpp16csms.constraints import RelaxedValue
+from ocpp16csms.datatypes import MeterValue, SampledValue
+from ocpp16csms.enums import (
+    Location,
+    Measurand,
+    Phase,
+    ReadingContext,
+    UnitOfMeasure,
+    ValueFormat,
+)
+from ocpp16csms.stores import StoredMeterValue
+from ocpp16csms.stores.memory import MemoryTransactionStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _enum_field(enum: type) -> st.SearchStrategy[object]:
+    # A member, nothing, or a value outside the enumeration that a relaxed policy let in —
+    # including another enumeration's value, which must not become that enum's member.
+    return st.one_of(
+        st.none(),
+        st.sampled_from(list(enum)),
+        st.sampled_from(["L1", "Wh", "Outlet", "Raw", "Voltage", "Other.Value"])
+        .filter(lambda text: text not in {m.value for m in enum})
+        .map(RelaxedValue),
+    )
+
+
+sampled_values = st.builds(
+    SampledValue,
+    value=st.sampled_from(["0", "1", "12.5", "ü"]),
+    context=_enum_field(ReadingContext),
+    format=_enum_field(ValueFormat),
+    measurand=_enum_field(Measurand),
+    phase=_enum_field(Phase),
+    location=_enum_field(Location),
+    unit=_enum_field(UnitOfMeasure),
+)
+
+meter_values = st.builds(
+    MeterValue,
+    # The same instant in another offset is the same reading (equal datetimes).
+    timestamp=st.builds(
+        lambda minutes, hours: (T0 + timedelta(minutes=minutes)).astimezone(
+            timezone(timedelta(hours=hours))
+        ),
+        st.integers(0, 3),
+        st.integers(-2, 2),
+    ),
+    sampled_value=st.lists(sampled_values, min_size=1, max_size=3).map(tuple),
+)
+
+places = st.tuples(st.sampled_from(["CP1", "CP2"]), st.integers(0, 2), st.sampled_from([None, 7]))
+
+
+@given(st.lists(st.tuples(places, st.lists(meter_values, max_size=3)), max_size=8))
+def test_compact_storage_gives_back_and_deduplicates_as_the_objects_would(
+    batches: list[tuple[tuple[str, int, int | None], list[MeterValue]]],
+) -> None:
+    async def scenario() -> None:
+        store = MemoryTransactionStore()
+        expected: list[StoredMeterValue] = []
+        for (cp, connector, tx), values in batches:
+            new = 0
+            for value in values:
+                item = StoredMeterValue(
+                    charge_point_id=cp, connector_id=connector, transaction_id=tx, meter_value=value
+                )
+                if item not in expected:
+                    expected.append(item)
+                    new += 1
+            assert await store.add_meter_values(cp, connector, tx, values) == new
+        for cp in ("CP1", "CP2"):
+            mine = [item for item in expected if item.charge_point_id == cp]
+            got = list(await store.meter_values(cp))
+            assert got == mine
+            # Given back whole: members as members, relaxed values as relaxed values.
+            for back, original in zip(got, mine, strict=True):
+                for one, two in zip(
+                    back.meter_value.sampled_value, original.meter_value.sampled_value, strict=True
+                ):
+                    for name in ("context", "format", "measurand", "phase", "location", "unit"):
+                        assert type(getattr(one, name)) is type(getattr(two, name))
+            assert list(await store.meter_values(cp, transaction_id=7)) == [
+                item for item in mine if item.transaction_id == 7
+            ]
+
+    anyio.run(scenario)
+
+
+def test_stored_meter_values_cost_the_garbage_collector_nothing() -> None:
+    async def scenario() -> MemoryTransactionStore:
+        store = MemoryTransactionStore()
+        for n in range(50):
+            value = MeterValue(
+                timestamp=T0 + timedelta(seconds=n),
+                sampled_value=(
+                    SampledValue(value=str(n), measurand=Measurand.VOLTAGE, unit=UnitOfMeasure.V),
+                ),
+            )
+            await store.add_meter_values("CP1", 1, None, [value])
+        return store
+
+    store = anyio.run(scenario)
+    for _ in range(3):  # a collection stops tracking one level of nesting (at least)
+        gc.collect()
+    kept = store._meter_values["CP1"]
+    assert len(kept) == 50
+    assert not any(gc.is_tracked(item) for item in kept)
