@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ocpp16csms import (
@@ -373,3 +373,30 @@ def test_validated_date_times_parse_as_checked_ones_do(text: str) -> None:
             parse_validated_datetime(text)
     else:
         assert parse_validated_datetime(text) == expected
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.one_of(st.just(UTC), st.timezones()),
+    )
+)
+def test_date_times_go_out_as_utc_with_the_fraction_they_need(value: datetime) -> None:
+    from ocpp16csms.converter import datetime_to_wire
+    from ocpp16csms.validation import is_rfc3339_date_time
+
+    assume(value.utcoffset() is not None)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        return  # no UTC instant in the years 1 to 9999
+    text = datetime_to_wire(value)
+    assert text.endswith("Z")
+    assert is_rfc3339_date_time(text)
+    assert parse_datetime(text) == value
+    assert text.startswith(utc.replace(tzinfo=None, microsecond=0).isoformat())
+    fraction = text[20:-1] if len(text) > 20 else ""
+    micro = utc.microsecond
+    expected = "" if micro == 0 else f"{micro:06d}"[: 3 if micro % 1000 == 0 else 6]
+    assert fraction == expected

@@ -282,3 +282,30 @@ def test_the_schema_checks_what_the_validated_converter_takes_unchecked(cls: Any
             assert sub.get("format") == "date-time", path
         if base in (str, bool):
             assert sub.get("type") == _json_type(base), path
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_a_trusted_factory_builds_what_the_class_builds(cls: Any, data: st.DataObject) -> None:
+    from ocpp16csms._trusted import trusted_factory
+
+    message = data.draw(instances(cls))
+    values = [getattr(message, field.name) for field in attrs.fields(cls)]
+    made = trusted_factory(cls)(*values)
+    assert type(made) is cls
+    assert made == message
+    assert hash(made) == hash(message)
+    assert repr(made) == repr(message)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.action = "x"
+
+
+def test_the_hot_path_classes_built_trusted_equal_their_checked_twins() -> None:
+    from ocpp16csms._trusted import trusted_factory
+    from ocpp16csms.rpc import Call
+    from ocpp16csms.session import CallReceived
+
+    call = trusted_factory(Call)("id1", "Heartbeat", {})
+    assert call == Call("id1", "Heartbeat", {})
+    request = HeartbeatResponse(current_time=datetime(2026, 1, 1, tzinfo=UTC))
+    assert trusted_factory(CallReceived)("id1", request) == CallReceived("id1", request)

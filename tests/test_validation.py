@@ -431,3 +431,26 @@ def test_type_and_missing_fields_cannot_be_relaxed() -> None:
     assert not result.relaxed
     result = policy.check("Authorize", {"idTag": 1}, action="Authorize")
     assert [v.code for v in result.errors] == [TYPE]
+
+
+@pytest.mark.parametrize("odd", [[], {}, ["Wh"], {"Wh": 1}, 1, 0.5, True, None, "wh", "Wh "])
+@pytest.mark.parametrize("field", ["unit", "measurand", "context"])
+def test_an_enumeration_refuses_every_value_outside_it_whatever_its_type(
+    field: str, odd: object
+) -> None:
+    # The fast check tests membership alone for a string enumeration, required or not; an
+    # unhashable value must end in False there (not an escaping TypeError), and the full
+    # check must name the fault.
+    validator = validator_for("MeterValues")
+    sampled = {"value": "1", field: odd}
+    payload = {
+        "connectorId": 1,
+        "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [sampled]}],
+    }
+    assert not validator.is_valid(payload)
+    keywords = {v.keyword for v in validator.violations(payload)}
+    assert keywords in ({"type", "enum"}, {"enum"})
+    status = validator_for("StatusNotification")
+    required = {"connectorId": 1, "errorCode": "NoError", "status": odd}
+    assert not status.is_valid(required)
+    assert status.violations(required)

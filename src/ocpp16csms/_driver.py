@@ -52,6 +52,14 @@ def backend_clock() -> Callable[[], float]:
     return trio.current_time
 
 
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class _HandlerTasks:
     """The tasks answering one connection's CALLs.
 
@@ -70,10 +78,10 @@ class _HandlerTasks:
         if plain:
             with contextlib.suppress(RuntimeError):  # trio
                 self.loop = asyncio.get_running_loop()
-        self.running: set[asyncio.Task[None]] = set()
+        self.running: set[asyncio.Task[object]] = set()
 
     def start(
-        self, on_call: Callable[[CallReceived], Coroutine[Any, Any, None]], event: CallReceived
+        self, on_call: Callable[[CallReceived], Coroutine[Any, Any, object]], event: CallReceived
     ) -> None:
         if self.loop is None:
             self.group.start_soon(on_call, event)
@@ -91,7 +99,7 @@ class _HandlerTasks:
         self.running.add(task)
         task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _finished(self, task: asyncio.Task[object]) -> None:
         self.running.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             # on_call answers every failure itself; reaching this is a bug of ours.
@@ -151,6 +159,8 @@ class Driver:
         self._tasks: anyio.abc.TaskGroup | None = None
         self._on_event: Callable[[Event], Awaitable[None]] | None = None
         self._now: Callable[[], float] = anyio.current_time
+        #: Whether the driver runs on asyncio (known once it runs or is attached).
+        self.asyncio = False
 
     def now(self) -> float:
         """The backend's monotonic clock (its own, looked up once the driver runs)."""
@@ -168,7 +178,7 @@ class Driver:
     async def run(
         self,
         tasks: anyio.abc.TaskGroup,
-        on_call: Callable[[CallReceived], Coroutine[Any, Any, None]],
+        on_call: Callable[[CallReceived], Coroutine[Any, Any, object]],
         on_event: Callable[[Event], Awaitable[None]] | None = None,
         on_arrival: Callable[[CallReceived], None] | None = None,
         *,
@@ -191,6 +201,7 @@ class Driver:
         if not isinstance(connection, Connection):
             raise TypeError(f"a receive loop needs a Connection, got {type(connection).__name__}")
         self._now = backend_clock()
+        self.asyncio = _on_asyncio()
         self._tasks = tasks
         self._on_event = on_event
         handlers = _HandlerTasks(tasks, self.session.charge_point_id, plain=not handlers_in_group)
@@ -221,7 +232,7 @@ class Driver:
         self,
         text: str,
         handlers: _HandlerTasks,
-        on_call: Callable[[CallReceived], Coroutine[Any, Any, None]],
+        on_call: Callable[[CallReceived], Coroutine[Any, Any, object]],
         on_event: Callable[[Event], Awaitable[None]] | None,
         on_arrival: Callable[[CallReceived], None] | None,
     ) -> None:
@@ -248,13 +259,14 @@ class Driver:
         """Take frames from :meth:`feed` instead of a receive loop; ``tasks`` holds the call
         timer while calls of ours are outstanding."""
         self._now = backend_clock()
+        self.asyncio = _on_asyncio()
         self._tasks = tasks
         self._on_event = on_event
         if self.session.next_deadline() is not None:
             self._start_timer()
 
     async def feed(
-        self, text: str | bytes, on_call: Callable[[CallReceived], Awaitable[None]]
+        self, text: str | bytes, on_call: Callable[[CallReceived], Awaitable[object]]
     ) -> None:
         """Process one frame from the peer in the caller's task, a CALL's handler included
         (``on_call`` answers it). A frame that arrives after the driver closed is dropped."""

@@ -18,16 +18,18 @@ import anyio
 from ._logging import get_logger
 from .connection import FrameSender
 from .engine import AfterHook, CallContext
-from .errors import InternalError, OcppError
+from .errors import InternalError
 from .messages.base import Request, Response
 
 __all__ = [
     "CLOSE_TIMEOUT",
-    "answer_or_error",
     "close_within",
+    "failure_answer",
+    "finish_within",
+    "first_step",
+    "hooks_given_up",
     "is_foreign_cancellation",
-    "run_after_hooks",
-    "run_within",
+    "run_hooks",
     "too_late",
     "within",
 ]
@@ -59,40 +61,40 @@ def is_foreign_cancellation(error: BaseException) -> bool:
     return task is not None and task.cancelling() == 0
 
 
-async def within(job: Coroutine[Any, Any, _T], timeout: float) -> tuple[_T | None, bool]:
-    """``(job's result, False)``, or ``(None, True)`` when ``timeout`` seconds passed first
-    and the job (a coroutine, not started) was cancelled. Any other cancellation propagates.
+def first_step(job: Coroutine[Any, Any, _T]) -> tuple[bool, Any]:
+    """Run ``job`` (a coroutine, not started) in this task up to its first real wait:
+    ``(True, its result)`` when it completed without waiting, else ``(False, what it waits
+    on)``, to be handed to :func:`finish_within`. asyncio only (trio's cancel scopes must be
+    entered before the job starts: use :func:`within` there).
 
-    On asyncio the job runs at once, in this task, up to its first real wait; one that never
-    waits (a memory store, a fixed answer) cannot overrun a deadline and is given none, so it
-    costs no timer. Otherwise its deadline starts then, and the job goes on under it (the
-    microseconds it ran before count to nobody). The deadline is one loop timer that cancels
-    this task (told apart from any other cancellation by the task's cancel count), not an
-    anyio cancel scope: this runs for every inbound CALL and its after hooks, and a cancel
-    scope there cost a tenth of the CPU per CALL and a dozen objects the garbage collector
-    visits meanwhile. On trio a native cancel scope is cheap and used as is (entered first,
-    as trio's scopes must nest).
+    A job that never waits (a memory store, a fixed answer) cannot overrun a deadline and is
+    given none, so it costs no timer and no coroutine of ours around it: this runs for every
+    inbound CALL and its after hooks.
     """
     try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # trio: its own cancel scope, without anyio's wrapper around it
-        import trio
-
-        # Entered first: a cancel scope the job enters must nest inside it.
-        with trio.move_on_after(timeout):
-            return await job, False
-        return None, True
-    coro = job
-    try:
-        waiting_on = coro.send(None)
+        return False, job.send(None)
     except StopIteration as done:
-        return done.value, False
+        return True, done.value
+
+
+async def finish_within(
+    job: Coroutine[Any, Any, _T], waiting_on: Any, timeout: float
+) -> tuple[_T | None, bool]:
+    """Go on with ``job``, started by :func:`first_step` and now ``waiting_on`` something,
+    for at most ``timeout`` seconds: ``(its result, False)``, or ``(None, True)`` when the
+    time passed first and the job was cancelled. Any other cancellation propagates.
+
+    The deadline starts now (the microseconds the job ran before count to nobody). It is one
+    loop timer that cancels this task (told apart from any other cancellation by the task's
+    cancel count), not an anyio cancel scope, which cost a tenth of the CPU per CALL and a
+    dozen objects the garbage collector visits meanwhile.
+    """
     task = asyncio.current_task()
     assert task is not None
     expiry = _Expiry(task)
-    handle = loop.call_later(timeout, expiry.fire)
+    handle = asyncio.get_running_loop().call_later(timeout, expiry.fire)
     try:
-        result = await _resume(coro, waiting_on)
+        result = await _resume(job, waiting_on)
     except asyncio.CancelledError:
         if expiry.fired and task.uncancel() == 0:
             return None, True
@@ -104,6 +106,28 @@ async def within(job: Coroutine[Any, Any, _T], timeout: float) -> tuple[_T | Non
         # the cancel request we made is withdrawn so that it reaches nobody else.
         task.uncancel()
     return result, False
+
+
+async def within(job: Coroutine[Any, Any, _T], timeout: float) -> tuple[_T | None, bool]:
+    """``(job's result, False)``, or ``(None, True)`` when ``timeout`` seconds passed first
+    and the job (a coroutine, not started) was cancelled. Any other cancellation propagates.
+
+    On asyncio: :func:`first_step`, then :func:`finish_within` if the job waits. On trio a
+    native cancel scope is cheap and used as is (entered first, as trio's scopes must nest).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio: its own cancel scope, without anyio's wrapper around it
+        import trio
+
+        # Entered first: a cancel scope the job enters must nest inside it.
+        with trio.move_on_after(timeout):
+            return await job, False
+        return None, True
+    done, value = first_step(job)
+    if done:
+        return value, False
+    return await finish_within(job, value, timeout)
 
 
 @types.coroutine
@@ -138,18 +162,16 @@ class _Expiry:
         self.task.cancel()
 
 
-async def answer_or_error(
-    answer: Coroutine[Any, Any, Response], cp: str, message_id: str, action: str
-) -> Response | OcppError:
-    """The response ``answer`` gives, or the error to send: an :class:`OcppError` as raised;
-    any other exception and a foreign CancelledError become :class:`InternalError`, logged
-    with the charge point and message id. A real cancellation propagates. Run it
-    :func:`within` the handler timeout, and answer :func:`too_late` when that passes."""
-    try:
-        return await answer
-    except OcppError as raised:
-        return raised
-    except Exception:
+def failure_answer(
+    raised: BaseException, cp: str, message_id: str, action: str
+) -> InternalError | None:
+    """The answer for a handler that raised ``raised`` (not an :class:`OcppError`, which is
+    sent as raised), logged with the charge point and message id; None when ``raised`` must
+    propagate (a real cancellation, a closed coroutine). Call it in the ``except`` block.
+
+    Any exception and a foreign CancelledError become :class:`InternalError`.
+    """
+    if isinstance(raised, Exception):
         log.exception(
             "[%s] message %s: handler for %s failed",
             cp,
@@ -158,20 +180,19 @@ async def answer_or_error(
             extra={"charge_point_id": cp, "message_id": message_id},
         )
         return InternalError(f"the central system failed to process {action}")
-    except BaseException as raised:
-        if not is_foreign_cancellation(raised):
-            raise
-        # A store or library raised a CancelledError of its own (its own timeout, say)
-        # while nobody cancelled us: a failure like any other, not a shutdown.
-        log.error(
-            "[%s] message %s: handler for %s raised a CancelledError nobody asked for",
-            cp,
-            message_id,
-            action,
-            exc_info=True,
-            extra={"charge_point_id": cp, "message_id": message_id},
-        )
-        return InternalError(f"the central system failed to process {action}")
+    if not is_foreign_cancellation(raised):
+        return None
+    # A store or library raised a CancelledError of its own (its own timeout, say) while
+    # nobody cancelled us: a failure like any other, not a shutdown.
+    log.error(
+        "[%s] message %s: handler for %s raised a CancelledError nobody asked for",
+        cp,
+        message_id,
+        action,
+        exc_info=True,
+        extra={"charge_point_id": cp, "message_id": message_id},
+    )
+    return InternalError(f"the central system failed to process {action}")
 
 
 def too_late(cp: str, message_id: str, action: str, timeout: float) -> InternalError:
@@ -187,58 +208,32 @@ def too_late(cp: str, message_id: str, action: str, timeout: float) -> InternalE
     return InternalError(f"the central system did not process {action} in time")
 
 
-async def run_within(
-    job: Coroutine[Any, Any, None],
-    timeout: float,
-    *,
-    charge_point_id: str,
-    message_id: str,
-    what: str,
-) -> None:
-    """Await ``job`` (a coroutine, not started) for at most ``timeout`` seconds; log when it
-    is given up."""
-    _, late = await within(job, timeout)
-    if late:
-        log.error(
-            "[%s] message %s: %s given up after %g s",
-            charge_point_id,
-            message_id,
-            what,
-            timeout,
-            extra={"charge_point_id": charge_point_id, "message_id": message_id},
-        )
-
-
 async def close_within(connection: FrameSender, code: int, reason: str) -> None:
     """Close ``connection``, giving up after :data:`CLOSE_TIMEOUT` seconds."""
     with anyio.move_on_after(CLOSE_TIMEOUT):
         await connection.close(code, reason)
 
 
-async def run_after_hooks(
-    hooks: Iterable[AfterHook[Any]],
-    request: Request[Any],
-    response: Response,
-    context: CallContext,
-    timeout: float,
-) -> None:
-    """Run a CALL's after hooks in order within ``timeout`` seconds in all; what one raises
-    is logged with the charge point and message id (the answer has gone out already)."""
-    await run_within(
-        _run_hooks(hooks, request, response, context),
+def hooks_given_up(context: CallContext, action: str, timeout: float) -> None:
+    """Log that a CALL's after hooks ran past ``timeout`` and were cancelled."""
+    log.error(
+        "[%s] message %s: after hooks for %s given up after %g s",
+        context.charge_point_id,
+        context.message_id,
+        action,
         timeout,
-        charge_point_id=context.charge_point_id,
-        message_id=context.message_id,
-        what=f"after hooks for {request.action}",
+        extra={"charge_point_id": context.charge_point_id, "message_id": context.message_id},
     )
 
 
-async def _run_hooks(
+async def run_hooks(
     hooks: Iterable[AfterHook[Any]],
     request: Request[Any],
     response: Response,
     context: CallContext,
 ) -> None:
+    """Run a CALL's after hooks in order; what one raises is logged with the charge point
+    and message id (the answer has gone out already). Run it within the handler timeout."""
     for hook in hooks:
         try:
             result = hook(request, response, context)

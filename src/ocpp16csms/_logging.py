@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from contextvars import ContextVar, Token
 
-__all__ = ["get_logger", "message_context"]
+__all__ = ["MESSAGE_IDS", "get_logger", "message_context"]
 
 _CONTEXT: ContextVar[tuple[str | None, str | None]] = ContextVar(
     "ocpp16csms_message_context", default=(None, None)
 )
+#: ``(charge_point_id, message_id)`` of the message being handled; set and reset it around
+#: the handling (what :class:`message_context` does), for paths that run per message.
+MESSAGE_IDS = _CONTEXT
 
 
 class _MessageContextFilter(logging.Filter):

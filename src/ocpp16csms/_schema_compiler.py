@@ -288,6 +288,10 @@ class _Emitter:
     def node(self, schema: Mapping[str, Any], var: str, segs: list[str], indent: int) -> None:
         """Emit the checks of ``schema`` on the value held in ``var``."""
         types = schema.get("type")
+        if types == "string" and not self.yielding and _only_string_enum(schema):
+            # An enumeration of strings is a string: one membership test checks both.
+            self.enum(schema["enum"], var, segs, indent, known=None, negated=False)
+            return
         if isinstance(types, str):
             test = self.type_test(types, var)
             if not self.yielding:
@@ -372,6 +376,10 @@ class _Emitter:
         others = tuple(v for v in values if not isinstance(v, str))
         if not others and known == "string":
             test = "True" if negated else f"{var} not in {self.const(strings)}"
+        elif not others and known is None and not self.yielding:
+            # valid() only: a value that is no string is in no set of strings, and one that
+            # cannot be hashed raises TypeError, which valid() answers False.
+            test = f"{var} not in {self.const(strings)}"
         elif not others:
             test = f"not (isinstance({var}, str) and {var} in {self.const(strings)})"
         else:
@@ -498,6 +506,14 @@ class _Emitter:
     ) -> None:
         required = set(schema.get("required", ())) if not self.yielding else set()
         for name, sub in schema["properties"].items():
+            if not self.yielding and name not in required and _only_string_enum(sub):
+                # Absent, or one of the strings: read with one of them as the default.
+                values = self.const(frozenset(sub["enum"]))
+                present = f"{var}.get({name!r}, {sub['enum'][0]!r})"
+                self.block(
+                    indent, f"if {present} not in {values}:", lambda i: self.put(i, "return False")
+                )
+                continue
             value = self.fresh("v")
             self.put(indent, f"{value} = {var}.get({name!r}, _MISSING)")
             if name in required:
@@ -512,6 +528,18 @@ class _Emitter:
                     self.put(indent + 1, "pass")
 
 
+def _only_string_enum(schema: Mapping[str, Any]) -> bool:
+    """Whether ``schema`` says no more than "one of these strings" (its other keywords, if
+    any, follow from that: a description, a type of string)."""
+    values = schema.get("enum")
+    return (
+        isinstance(values, list)
+        and bool(values)
+        and all(isinstance(v, str) for v in values)
+        and set(schema) <= {"type", "enum", "description", "$comment", "title"}
+    )
+
+
 _BUILTINS = ("isinstance", "type", "len", "int", "float", "enumerate")
 
 
@@ -523,7 +551,7 @@ def compile_schema(
     draft = draft_of(schema)
     consts: dict[str, object] = {}
     valid = _Emitter(draft, consts, yielding=False)
-    valid.node(schema, "payload", [], 1)
+    valid.node(schema, "payload", [], 2)
     gen = _Emitter(draft, consts, yielding=True)
     gen.node(schema, "payload", [], 1)
     namespace: dict[str, Any] = {
@@ -543,8 +571,13 @@ def compile_schema(
     source = "\n".join(
         [
             f"def valid(payload, *, {bound}):",
+            "    try:",
             *valid.lines,
-            "    return True",
+            "        return True",
+            # Only an unhashable value in an enumeration's membership test raises: False
+            # sends the payload to iter_violations, which names what is wrong with it.
+            "    except TypeError:",
+            "        return False",
             "",
             f"def iter_violations(payload, *, {bound}):",
             *gen.lines,

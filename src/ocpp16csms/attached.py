@@ -12,6 +12,7 @@ and no trip through the event loop between the frame and its answer. Everything 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ._driver import Driver
@@ -29,7 +30,7 @@ class _Link(Protocol):
     @property
     def driver(self) -> Driver: ...
 
-    async def on_call(self, event: CallReceived) -> None: ...
+    def call_handler(self) -> Callable[[CallReceived], Awaitable[object]]: ...
 
 
 class AttachedConnection:
@@ -39,10 +40,11 @@ class AttachedConnection:
     ``async with`` block.
     """
 
-    __slots__ = ("_link",)
+    __slots__ = ("_link", "_on_call")
 
     def __init__(self, link: _Link) -> None:
         self._link = link
+        self._on_call = link.call_handler()
 
     @property
     def charge_point_id(self) -> str:
@@ -68,5 +70,4 @@ class AttachedConnection:
         from a task per frame then (or run such work with ``CentralSystem.spawn``, as the
         shipped features do).
         """
-        link = self._link
-        await link.driver.feed(text, link.on_call)
+        await self._link.driver.feed(text, self._on_call)

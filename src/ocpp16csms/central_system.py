@@ -9,10 +9,11 @@ narrow :class:`~ocpp16csms.engine.Engine` protocol (docs/architecture.md).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -23,9 +24,19 @@ import attrs
 
 from ._driver import Driver
 from ._features import build_services
-from ._guard import answer_or_error, close_within, run_after_hooks, too_late, within
-from ._logging import get_logger, message_context
+from ._guard import (
+    close_within,
+    failure_answer,
+    finish_within,
+    first_step,
+    hooks_given_up,
+    run_hooks,
+    too_late,
+    within,
+)
+from ._logging import MESSAGE_IDS, get_logger, message_context
 from ._registration import check_handler, check_request_type
+from ._trusted import trusted_factory
 from .attached import AttachedConnection
 from .bundle import Stores
 from .codec import MessageCodec
@@ -110,15 +121,17 @@ class _Link:
     def session(self) -> Session:
         return self.driver.session
 
-    async def on_call(self, event: CallReceived) -> None:
-        central_system = self.central_system
-        if central_system.instrumentation is None:
-            await central_system._handle_call_in_context(self, event)
-        else:
-            await central_system._handle_call(self, event)
+    def call_handler(self) -> Callable[[CallReceived], Coroutine[Any, Any, object]]:
+        """What answers this connection's CALLs: ``handler(event)`` is the central system's
+        own coroutine (a partial, not a method of ours around it: one frame less per CALL)."""
+        return functools.partial(self.central_system._handle_call, self)
 
     async def on_event(self, event: Event) -> None:
         await self.central_system._on_event(self, event)
+
+
+# A handler's context, built for every CALL from values that are right by construction.
+_context = trusted_factory(CallContext)
 
 
 def _utc_now() -> datetime:
@@ -396,7 +409,7 @@ class CentralSystem:
                 # Handlers still running when the connection ends get handler_grace to
                 # finish storing what they received (their replies are dropped).
                 await link.driver.run(
-                    tasks, link.on_call, link.on_event, grace=self.options.handler_grace
+                    tasks, link.call_handler(), link.on_event, grace=self.options.handler_grace
                 )
                 tasks.cancel_scope.deadline = anyio.current_time() + self.options.handler_grace
         finally:
@@ -508,29 +521,37 @@ class CentralSystem:
 
     # -- inbound CALLs -------------------------------------------------------------------------
 
-    async def _handle_call(self, link: _Link, event: CallReceived) -> None:
-        with message_context(link.charge_point_id, event.message_id):
-            handling = self._handle_call_in_context(link, event)
-            if (instrumentation := self.instrumentation) is None:
-                await handling
-            else:
-                await instrumented_inbound(instrumentation, link.charge_point_id, event, handling)
-
-    async def _handle_call_in_context(
-        self, link: _Link, event: CallReceived
+    async def _handle_call(
+        self, link: _Link, event: CallReceived, instrumented: bool = False
     ) -> tuple[Response | None, OcppError | None]:
+        """Answer one inbound CALL; the outcome is returned for instrumentation.
+
+        One coroutine of ours per CALL on the common path: on asyncio the handler (with its
+        answer hooks) and then the after hooks run as far as they can at once
+        (:func:`~._guard.first_step`), and only one that waits gets a deadline timer.
+        """
         request, message_id, cp = event.request, event.message_id, link.charge_point_id
-        with message_context(cp, message_id):
+        if (instrumentation := self.instrumentation) is not None and not instrumented:
+            with message_context(cp, message_id):
+                handling = self._handle_call(link, event, True)
+                await instrumented_inbound(instrumentation, cp, event, handling)
+            return None, None
+        ids = MESSAGE_IDS.set((cp, message_id))
+        try:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("[%s] message %s: %s received", cp, message_id, request.action)
-            context = CallContext(cp, message_id, self, self.clock(), link.session.registration)
+            registration = link.session.registration
+            context = _context(cp, message_id, self, self.clock(), registration)
             timeout = self.options.handler_timeout
-            outcome, late = await within(
-                answer_or_error(
-                    self._answer(link, request, context), cp, message_id, request.action
-                ),
-                timeout,
-            )
+            answering = self._answer(link, request, context)
+            on_asyncio = link.driver.asyncio
+            if on_asyncio:
+                done, outcome = first_step(answering)
+                late = False
+                if not done:
+                    outcome, late = await finish_within(answering, outcome, timeout)
+            else:
+                outcome, late = await within(answering, timeout)
             if late:
                 outcome = too_late(cp, message_id, request.action, timeout)
             error: OcppError | None = None
@@ -556,45 +577,71 @@ class CentralSystem:
                 return response, error
             await link.driver.flush()
             if response is not None and (hooks := self._after_hooks.get(request.action)):
-                await run_after_hooks(hooks, request, response, context, timeout)
+                running = run_hooks(hooks, request, response, context)
+                if on_asyncio:
+                    done, waiting_on = first_step(running)
+                    late = False
+                    if not done:
+                        _, late = await finish_within(running, waiting_on, timeout)
+                else:
+                    _, late = await within(running, timeout)
+                if late:
+                    hooks_given_up(context, request.action, timeout)
             if self._observers:
                 # The charge point sent it (DataTransfer's class direction is Both).
                 inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
                 await self._emit(Exchange(cp, message_id, inbound, request, response, error))
             return response, error
+        finally:
+            MESSAGE_IDS.reset(ids)
 
-    async def _answer(self, link: _Link, request: Request[Any], context: CallContext) -> Response:
+    async def _answer(
+        self, link: _Link, request: Request[Any], context: CallContext
+    ) -> Response | OcppError:
+        """The handler's answer, or the error to send (what the handler raised, or
+        ``InternalError`` for anything but an :class:`OcppError`); a real cancellation
+        propagates."""
         action = request.action
-        handler = self._handlers.get(action)
-        if handler is None:
-            raise NotSupported(f"this central system does not handle {action}")
-        response = await handler(request, context)
-        if type(response) is not request.response_type:
-            log.error(
-                "[%s] message %s: handler %s returned %s; it must return %s",
-                context.charge_point_id,
-                context.message_id,
-                getattr(handler, "__qualname__", repr(handler)),
-                type(response).__name__,
-                request.response_type.__name__,
-                extra={
-                    "charge_point_id": context.charge_point_id,
-                    "message_id": context.message_id,
-                },
-            )
-            raise InternalError(f"the central system produced no valid {action} answer")
-        for hook in self._answer_hooks.get(action, ()):
-            await hook(request, response, context)
-        # Connection state follows the answer actually given, whoever's handler produced it.
-        status = getattr(response, "status", None)
-        if action == "BootNotification" and isinstance(status, RegistrationStatus):
-            link.session.registration = status
-            link.session.model = getattr(request, "charge_point_model", None)
-        now = link.driver.now()
-        if now - link.last_touch >= self.options.last_seen_resolution:
-            link.last_touch = now
-            await self.stores.charge_points.touch(link.charge_point_id, context.received_at)
-        return response
+        try:
+            handler = self._handlers.get(action)
+            if handler is None:
+                raise NotSupported(f"this central system does not handle {action}")
+            response = await handler(request, context)
+            if type(response) is not request.response_type:
+                log.error(
+                    "[%s] message %s: handler %s returned %s; it must return %s",
+                    context.charge_point_id,
+                    context.message_id,
+                    getattr(handler, "__qualname__", repr(handler)),
+                    type(response).__name__,
+                    request.response_type.__name__,
+                    extra={
+                        "charge_point_id": context.charge_point_id,
+                        "message_id": context.message_id,
+                    },
+                )
+                raise InternalError(f"the central system produced no valid {action} answer")
+            if hooks := self._answer_hooks.get(action):
+                for hook in hooks:
+                    await hook(request, response, context)
+            # Connection state follows the answer actually given, whoever's handler gave it.
+            if action == "BootNotification":
+                status = getattr(response, "status", None)
+                if isinstance(status, RegistrationStatus):
+                    link.session.registration = status
+                    link.session.model = getattr(request, "charge_point_model", None)
+            now = link.driver.now()
+            if now - link.last_touch >= self.options.last_seen_resolution:
+                link.last_touch = now
+                await self.stores.charge_points.touch(link.charge_point_id, context.received_at)
+            return response
+        except OcppError as raised:
+            return raised
+        except BaseException as raised:
+            answer = failure_answer(raised, context.charge_point_id, context.message_id, action)
+            if answer is None:
+                raise
+            return answer
 
     # -- outbound CALLs ------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ test, and the documentation. Message classes are built with :data:`message_class
 # Real (not postponed) annotations: the constraints are read from them while the class is built.
 import types
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, TypeVar, Union, dataclass_transform, get_args, get_origin
@@ -157,7 +157,8 @@ def _check_multiple_of(step: Decimal) -> _Validator:
 
 
 def _check_aware(_: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
+    zone = value.tzinfo
+    if zone is not UTC and (zone is None or value.utcoffset() is None):
         raise ValueError(f"{attribute.name} must be a timezone-aware datetime, got {value!r}")
 
 

@@ -16,6 +16,7 @@ import attrs
 import cattrs
 
 from ._schema_compiler import is_rfc3339_date_time
+from ._trusted import slot_setter
 from .constraints import RelaxedValue, constraints_of, sequence_type
 
 __all__ = [
@@ -117,16 +118,15 @@ def datetime_to_wire(value: datetime) -> str:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"{value!r} is naive; OCPP date-times must be timezone-aware")
         value = value.astimezone(UTC)
+    # "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00" (the year always has four digits): isoformat
+    # without arguments leaves out a zero fraction itself, and costs two thirds of one
+    # asked for a precision.
+    text = value.isoformat()
     micro = value.microsecond
-    if micro == 0:
-        spec = "seconds"
-    elif micro % 1000 == 0:
+    if micro and micro % 1000 == 0:
         # Milliseconds are what most charge point firmware parses; keep them when exact.
-        spec = "milliseconds"
-    else:
-        spec = "microseconds"
-    # A UTC date-time's isoformat ends in "+00:00", which becomes "Z".
-    return value.isoformat(timespec=spec)[:-6] + "Z"
+        return text[:23] + "Z"
+    return text[:-6] + "Z"
 
 
 def _enum_lookup(cls: type[Enum], *, lenient: bool) -> Callable[[Any], Any]:
@@ -264,18 +264,18 @@ class _CodeGen:
         # The payload passed schema validation, and each field function below checks and
         # converts its type (an enum value becomes its member), so the instance is built
         # without running the class's validators and converters a second time.
-        names: dict[str, Any] = {"_cls": cls, "_new": object.__new__, "_set": object.__setattr__}
+        names: dict[str, Any] = {"_cls": cls, "_new": object.__new__}
         lines = [f"def structure_{cls.__name__}(d, _=None):", "    g = d.get", "    o = _new(_cls)"]
         for field in attrs.fields(cls):
             wire = wire_name(field.name)
+            setter = f"_set_{field.name}"
+            names[setter] = slot_setter(cls, field.name)
             if field.default is attrs.NOTHING:
                 expr = self._value_expr(field.type, names, f"d[{wire!r}]")
-                lines.append(f"    _set(o, {field.name!r}, {expr})")
+                lines.append(f"    {setter}(o, {expr})")
             else:
                 expr = self._value_expr(field.type, names, "v")
-                lines.append(
-                    f"    _set(o, {field.name!r}, None if (v := g({wire!r})) is None else {expr})"
-                )
+                lines.append(f"    {setter}(o, None if (v := g({wire!r})) is None else {expr})")
         lines.append("    return o")
         built: Callable[[Any, Any], Any] = _compile(lines, names, f"structure_{cls.__name__}")
         return built

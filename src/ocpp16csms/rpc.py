@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import attrs
 
+from ._trusted import trusted_factory
 from .errors import FormationViolation, OcppError, RemoteProtocolError
 
 __all__ = [
@@ -97,6 +98,8 @@ class CallError:
 
 Frame = Call | CallResult | CallError
 """Any OCPP-J frame."""
+
+_call = trusted_factory(Call)
 
 
 class FrameError(RemoteProtocolError):
@@ -249,7 +252,7 @@ def parse_frame(text: str | bytes) -> Frame:
             _fail("the action of a CALL must be a non-empty string", frame)
         if not isinstance(frame[3], dict):
             _fail("the payload of a CALL must be a JSON object", frame)
-        return Call(message_id, frame[2], frame[3])
+        return _call(message_id, frame[2], frame[3])  # every field checked above
     if kind == MessageType.CALL_RESULT:
         if len(frame) != 3:
             _fail(f"a CALLRESULT has 3 elements, this one has {len(frame)}", frame)

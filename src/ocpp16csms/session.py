@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from ._trusted import trusted_factory
 from .codec import MessageCodec
 from .enums import RegistrationStatus
 from .errors import (
@@ -78,6 +79,9 @@ class CallReceived:
 
     message_id: str
     request: Request[Any]
+
+
+_call_received = trusted_factory(CallReceived)
 
 
 @attrs.frozen
@@ -508,7 +512,7 @@ class Session:
         except OcppError as error:
             return self._reject(frame, error)
         self._unanswered[frame.message_id] = frame.action
-        return [CallReceived(frame.message_id, request)]
+        return [_call_received(frame.message_id, request)]
 
     def _receive_answer(self, frame: CallResult | CallError, now: float) -> list[Event]:
         call = self._in_flight
