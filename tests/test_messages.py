@@ -70,6 +70,7 @@ def test_round_trip_through_json_and_the_schema(cls: Any, data: st.DataObject) -
     text = json.dumps(payload)
     back = json.loads(text)
     assert validator_for(cls.schema_name).violations(back) == []
+    assert validator_for(cls.schema_name).encoded_valid_function(payload)
     assert converter.structure(back, cls) == message
     assert "null" not in text.replace('"null"', "")  # absent optionals are omitted
     # What the codec reads valid payloads with: the schema's checks not made twice, the
@@ -280,6 +281,10 @@ def test_the_schema_checks_what_the_validated_converter_takes_unchecked(cls: Any
             assert set(sub.get("enum", ())) == {member.value for member in base}, path
         if base is datetime:
             assert sub.get("format") == "date-time", path
+        if sub.get("format") == "date-time":
+            # ... and the converse: the codec's outbound check takes a date-time field's
+            # string unparsed, as only the RFC 3339 formatter writes one (from a datetime).
+            assert base is datetime, path
         if base in (str, bool):
             assert sub.get("type") == _json_type(base), path
 
@@ -309,3 +314,13 @@ def test_the_hot_path_classes_built_trusted_equal_their_checked_twins() -> None:
     assert call == Call("id1", "Heartbeat", {})
     request = HeartbeatResponse(current_time=datetime(2026, 1, 1, tzinfo=UTC))
     assert trusted_factory(CallReceived)("id1", request) == CallReceived("id1", request)
+
+
+def test_a_date_time_field_holding_no_datetime_is_refused_not_sent() -> None:
+    from ocpp16csms.codec import MessageCodec
+    from ocpp16csms.errors import InvalidRequest
+
+    response = HeartbeatResponse(current_time=datetime(2026, 1, 1, tzinfo=UTC))
+    object.__setattr__(response, "current_time", "2026-01-01T00:00:00Z")  # around the checks
+    with pytest.raises(InvalidRequest, match="cannot be written"):
+        MessageCodec().encode(response)

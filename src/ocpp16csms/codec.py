@@ -101,11 +101,18 @@ class MessageCodec:
         plan = self._encoders.get(cls)
         if plan is None:
             plan = self._encoders[cls] = (
-                validator_for(message.schema_name).valid_function,
+                validator_for(message.schema_name).encoded_valid_function,
                 self._strict.get_unstructure_hook(cls),
             )
         valid, unstructure = plan
-        payload: dict[str, Any] = unstructure(message)
+        try:
+            payload: dict[str, Any] = unstructure(message)
+        except (AttributeError, TypeError, ValueError) as error:
+            # A field holding what its type does not allow (set around the class's checks):
+            # a date-time that is no datetime, say. Nothing to send.
+            raise InvalidRequest(
+                f"{type(message).__name__} cannot be written as JSON: {error}"
+            ) from None
         if self.policy.validate_outbound and not valid(payload):
             result = self.policy.check(
                 message.schema_name, payload, action=message.action, exhaustive=False
