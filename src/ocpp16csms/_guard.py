@@ -237,7 +237,10 @@ async def run_hooks(
     for hook in hooks:
         try:
             result = hook(request, response, context)
-            if inspect.isawaitable(result):
+            # A sync hook returns None; an async one (nearly always) a coroutine.
+            if result is not None and (
+                type(result) is types.CoroutineType or inspect.isawaitable(result)
+            ):
                 await result
         except Exception:
             log.exception(

@@ -6,11 +6,13 @@ atomic with respect to other tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 import attrs
 
+from .._trusted import trusted_factory
 from ..datatypes import KeyValue, MeterValue, SampledValue
 from ..enums import (
     Location,
@@ -50,6 +52,24 @@ _MAX_TRANSACTION_ID = 2**31 - 1
 # every full collection walked all of them: a fifth of a MeterValues message's CPU), and
 # its dedup key hashes in a fifth of the time. Enum members become their wire value.
 _Compact = tuple[str, int, "int | None", datetime, tuple[tuple[object, ...], ...]]
+
+
+_R = TypeVar("_R")
+_FACTORIES: dict[type, tuple[tuple[str, ...], Callable[..., Any]]] = {}
+
+
+def _replace(record: _R, **changes: Any) -> _R:
+    """``attrs.evolve(record, **changes)`` for the store's own records, built without running
+    their checks again: every value is the stored record's or one the store protocol hands
+    in (a third of the CPU of ``evolve``, which a Heartbeat-then-boot pays twice)."""
+    cls = type(record)
+    plan = _FACTORIES.get(cls)
+    if plan is None:
+        names = tuple(field.name for field in attrs.fields(cls))  # type: ignore[arg-type]
+        plan = _FACTORIES[cls] = (names, trusted_factory(cls))
+    names, make = plan
+    made: _R = make(*[changes[n] if n in changes else getattr(record, n) for n in names])
+    return made
 
 
 def _wire_values(enum: type) -> dict[object, str]:
@@ -121,7 +141,7 @@ class MemoryChargePointStore:
         seen = self._last_seen.get(charge_point_id)
         if record is not None and seen is not None:
             if record.last_seen is None or record.last_seen < seen:
-                record = self._records[charge_point_id] = attrs.evolve(record, last_seen=seen)
+                record = self._records[charge_point_id] = _replace(record, last_seen=seen)
             del self._last_seen[charge_point_id]
         return record
 
@@ -135,7 +155,7 @@ class MemoryChargePointStore:
         record = await self.get(charge_point_id)
         if record is None:
             raise UnknownChargePoint(charge_point_id)
-        self._records[charge_point_id] = attrs.evolve(
+        self._records[charge_point_id] = _replace(
             record, boot=boot, registration_status=status, last_boot_at=at
         )
 
@@ -220,7 +240,7 @@ class MemoryTransactionStore:
         record = self._transactions.get(transaction_id)
         if record is None or record.stop is not None:
             return record
-        record = attrs.evolve(record, stop=stop)
+        record = _replace(record, stop=stop)
         self._transactions[transaction_id] = record
         self._active.pop(transaction_id, None)
         return record
@@ -243,7 +263,7 @@ class MemoryTransactionStore:
         record = self._transactions.get(transaction_id)
         if record is None or not record.active:
             return record
-        record = attrs.evolve(record, unconfirmed_end=end)
+        record = _replace(record, unconfirmed_end=end)
         self._transactions[transaction_id] = record
         self._active.pop(transaction_id, None)
         return record

@@ -90,21 +90,21 @@ class StaleTransactionJob:
         if connector == 0 or request.status is not ChargePointStatus.AVAILABLE:
             return
         cp = ctx.charge_point_id
+        open_now = await self._transactions.active(charge_point_id=cp)
+        suspicion = suspect_transactions(
+            cp,
+            UnconfirmedEndCause.CONNECTOR_AVAILABLE,
+            ctx.received_at,
+            open_now,
+            connector_id=connector,
+        )
+        if suspicion is None:
+            return  # no transaction open on it (the usual Available): nothing to read
         stored = (await self._charge_points.connector_statuses(cp)).get(connector)
         reported_at = request.timestamp or ctx.received_at
         if stored is not None and stored.timestamp > reported_at:
             return  # an older status that arrived late: the connector has moved on since
-        open_now = await self._transactions.active(charge_point_id=cp)
-        self._watch(
-            suspect_transactions(
-                cp,
-                UnconfirmedEndCause.CONNECTOR_AVAILABLE,
-                ctx.received_at,
-                open_now,
-                connector_id=connector,
-            ),
-            ctx,
-        )
+        self._watch(suspicion, ctx)
 
     def _after_meter_values(
         self, request: MeterValuesRequest, response: MeterValuesResponse, ctx: CallContext

@@ -1,6 +1,6 @@
-"""The memory transaction store keeps meter values in a compact form (tuples the garbage
-collector stops tracking); what it gives back and what it deduplicates must be exactly what
-the objects would give."""
+"""The memory stores' shortcuts: meter values kept in a compact form (tuples the garbage
+collector stops tracking), whose reads and deduplication must be exactly what the objects
+would give; records replaced without ``attrs.evolve``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import gc
 from datetime import UTC, datetime, timedelta, timezone
 
 import anyio
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,10 +19,11 @@ from ocpp16csms.enums import (
     Measurand,
     Phase,
     ReadingContext,
+    RegistrationStatus,
     UnitOfMeasure,
     ValueFormat,
 )
-from ocpp16csms.stores import StoredMeterValue
+from ocpp16csms.stores import ChargePointRecord, StoredMeterValue
 from ocpp16csms.stores.memory import MemoryTransactionStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,3 +122,36 @@ def test_stored_meter_values_cost_the_garbage_collector_nothing() -> None:
     kept = store._meter_values["CP1"]
     assert len(kept) == 50
     assert not any(gc.is_tracked(item) for item in kept)
+
+
+@given(
+    st.builds(
+        lambda status, seen, boot_at: (status, seen, boot_at),
+        st.sampled_from([None, *RegistrationStatus]),
+        st.one_of(st.none(), st.just(T0)),
+        st.one_of(st.none(), st.just(T0 + timedelta(hours=1))),
+    ),
+    st.dictionaries(
+        st.sampled_from(["registration_status", "last_seen", "last_boot_at", "boot"]),
+        st.sampled_from([None, T0 + timedelta(days=1)]),
+    ),
+)
+def test_the_stores_own_replace_is_evolve(
+    values: tuple[RegistrationStatus | None, datetime | None, datetime | None],
+    changes: dict[str, object],
+) -> None:
+    from ocpp16csms.stores.memory import _replace
+
+    status, seen, boot_at = values
+    record = ChargePointRecord(
+        charge_point_id="CP1",
+        registration_status=status,
+        security_profile=2,
+        password_hash="h",
+        last_seen=seen,
+        last_boot_at=boot_at,
+    )
+    replaced = _replace(record, **changes)
+    assert type(replaced) is ChargePointRecord
+    assert replaced == attrs.evolve(record, **changes)  # type: ignore[arg-type]
+    assert record.last_seen == seen  # the original is left as it was
