@@ -63,18 +63,9 @@ class MessageCodec:
         """
         if not isinstance(payload, dict):
             raise FormationViolation("the payload must be a JSON object")
-        plan = self._decoders.get(cls)
-        if plan is None:
-            plan = self._decoders[cls] = (
-                validator_for(cls.schema_name).valid_function,
-                self._strict.get_structure_hook(cls),
-            )
-        valid, structure = plan
-        if valid(payload):  # nothing to waive or refuse: what policy.check would say
-            try:
-                return structure(payload, cls)  # type: ignore[no-any-return]
-            except Exception as error:
-                raise _unkeepable(cls, error) from None
+        message = self.decode_valid(cls, payload)
+        if message is not None:
+            return message
         result = self.policy.check(
             cls.schema_name,
             payload,
@@ -92,6 +83,25 @@ class MessageCodec:
                 with attrs.validators.disabled():
                     return self._lenient.structure(payload, cls)
             return self._strict.structure(payload, cls)
+        except Exception as error:
+            raise _unkeepable(cls, error) from None
+
+    def decode_valid(self, cls: type[_M], payload: Any) -> _M | None:
+        """:meth:`decode` for the common case, a payload that passes its schema in full (so
+        the policy has nothing to waive or refuse); None when it does not, and
+        :meth:`decode` must say why. Raises what :meth:`decode` raises for a payload the
+        schema accepts but the class cannot keep."""
+        plan = self._decoders.get(cls)
+        if plan is None:
+            plan = self._decoders[cls] = (
+                validator_for(cls.schema_name).valid_function,
+                self._strict.get_structure_hook(cls),
+            )
+        valid, structure = plan
+        if not valid(payload):
+            return None
+        try:
+            return structure(payload, cls)  # type: ignore[no-any-return]
         except Exception as error:
             raise _unkeepable(cls, error) from None
 

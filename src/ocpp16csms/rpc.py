@@ -220,13 +220,14 @@ def _decode(text: str) -> Any:
 
 def parse_frame(text: str | bytes) -> Frame:
     """Parse one OCPP-J frame; raise :class:`FrameError` and nothing else on any bad input."""
-    if isinstance(text, bytes | bytearray):
-        try:
-            text = bytes(text).decode("utf-8")
-        except UnicodeDecodeError:
-            _fail("the frame is not UTF-8 text")
-    if not isinstance(text, str):
-        _fail(f"a frame is text, got {type(text).__name__}")
+    if type(text) is not str:
+        if isinstance(text, bytes | bytearray):
+            try:
+                text = bytes(text).decode("utf-8")
+            except UnicodeDecodeError:
+                _fail("the frame is not UTF-8 text")
+        elif not isinstance(text, str):
+            _fail(f"a frame is text, got {type(text).__name__}")
     try:
         frame = _decode(text)
     except (ValueError, RecursionError):
@@ -243,7 +244,7 @@ def parse_frame(text: str | bytes) -> Frame:
         _fail("the message id must be a non-empty string", frame)
     if len(message_id) > MAX_MESSAGE_ID_LENGTH:
         _fail(f"the message id is longer than {MAX_MESSAGE_ID_LENGTH} characters", frame)
-    if not _echoable(message_id):
+    if not message_id.isascii() and not _echoable(message_id):
         _fail("the message id holds a lone surrogate, which is not text", frame)
     if kind == MessageType.CALL:
         if len(frame) != 4:

@@ -217,15 +217,18 @@ _CALL, _CALL_RESULT = MessageType.CALL.value, MessageType.CALL_RESULT.value
 _MAX_QUOTED = 64
 
 
-def _sendable(body: list[Any], what: str) -> str:
+def _sendable(body: list[Any], action: str, answer: bool = False) -> str:
     """The text of the frame ``body`` (its message id already checked), or
-    :class:`InvalidRequest` when no text frame could carry it."""
+    :class:`InvalidRequest` when no text frame could carry it (named by ``action``, and as
+    the answer to it when ``answer``)."""
     try:
         text = encode_json(body)
     except (TypeError, ValueError) as error:  # NaN or infinity slipped into a payload
+        what = f"the answer to {action}" if answer else action
         raise InvalidRequest(f"{what} cannot be encoded as JSON: {error}") from None
-    if not is_utf8_text(text):
+    if not text.isascii() and not is_utf8_text(text):
         # A lone surrogate (from a peer's "\ud800" escape) that UTF-8 cannot carry.
+        what = f"the answer to {action}" if answer else action
         raise InvalidRequest(f"{what} holds a lone surrogate, which a text frame cannot carry")
     return text
 
@@ -407,7 +410,7 @@ class Session:
                 f"{action} is answered with {expected.__name__}, not {type(response).__name__}"
             )
         payload = self.codec.encode(response)
-        text = _sendable([_CALL_RESULT, message_id, payload], f"the answer to {action}")
+        text = _sendable([_CALL_RESULT, message_id, payload], action, True)
         del self._unanswered[message_id]
         self._outbox.append(text)
 
@@ -502,13 +505,15 @@ class Session:
             announced = frame.payload.get("chargePointModel")
             model = announced if isinstance(announced, str) else model
         try:
-            request = self.codec.decode(
-                spec.request,
-                frame.payload,
-                charge_point_id=self.charge_point_id,
-                message_id=frame.message_id,
-                model=model,
-            )
+            request = self.codec.decode_valid(spec.request, frame.payload)
+            if request is None:  # not valid as it is: the policy decides, and says why
+                request = self.codec.decode(
+                    spec.request,
+                    frame.payload,
+                    charge_point_id=self.charge_point_id,
+                    message_id=frame.message_id,
+                    model=model,
+                )
         except OcppError as error:
             return self._reject(frame, error)
         self._unanswered[frame.message_id] = frame.action
