@@ -158,13 +158,10 @@ class Driver:
         self._timer_running = False
         self._tasks: anyio.abc.TaskGroup | None = None
         self._on_event: Callable[[Event], Awaitable[None]] | None = None
-        self._now: Callable[[], float] = anyio.current_time
+        #: The backend's monotonic clock (its own, looked up once the driver runs).
+        self.now: Callable[[], float] = anyio.current_time
         #: Whether the driver runs on asyncio (known once it runs or is attached).
         self.asyncio = False
-
-    def now(self) -> float:
-        """The backend's monotonic clock (its own, looked up once the driver runs)."""
-        return self._now()
 
     @property
     def done(self) -> anyio.Event:
@@ -200,7 +197,7 @@ class Driver:
         connection = self.connection
         if not isinstance(connection, Connection):
             raise TypeError(f"a receive loop needs a Connection, got {type(connection).__name__}")
-        self._now = backend_clock()
+        self.now = backend_clock()
         self.asyncio = _on_asyncio()
         self._tasks = tasks
         self._on_event = on_event
@@ -237,7 +234,7 @@ class Driver:
         on_arrival: Callable[[CallReceived], None] | None,
     ) -> None:
         try:
-            events = self.session.receive_text(text, self._now())
+            events = self.session.receive_text(text, self.now())
         except Exception:
             # A bug of ours, never the peer's doing: the frame is lost, the link is not.
             log.exception("[%s] a frame could not be processed", self.session.charge_point_id)
@@ -258,7 +255,7 @@ class Driver:
     ) -> None:
         """Take frames from :meth:`feed` instead of a receive loop; ``tasks`` holds the call
         timer while calls of ours are outstanding."""
-        self._now = backend_clock()
+        self.now = backend_clock()
         self.asyncio = _on_asyncio()
         self._tasks = tasks
         self._on_event = on_event
@@ -274,11 +271,11 @@ class Driver:
             return
         session = self.session
         try:
-            events = session.receive_text(text, self._now())
+            events = session.receive_text(text, self.now())
         except Exception:
             log.exception("[%s] a frame could not be processed", session.charge_point_id)
             return
-        if session.has_outgoing:
+        if session._outbox:  # has_outgoing, without the property call (every frame)
             await self.flush()
         for event in events:
             if not isinstance(event, CallReceived):
@@ -318,7 +315,7 @@ class Driver:
                     self._wakeup = anyio.Event()
                 if self.closed:
                     return
-                events = self.session.handle_timers(self._now())
+                events = self.session.handle_timers(self.now())
                 await self.flush()
                 for event in events:
                     await self._dispatch(event, self._on_event)
@@ -341,7 +338,7 @@ class Driver:
         for it (so a peer that does not read holds every sender back, as a lock would).
         """
         session = self.session
-        if not session.has_outgoing:
+        if not session._outbox:  # has_outgoing, without the property call (every CALL)
             return
         while self._flushing:
             if self._flushed is None:
@@ -351,7 +348,7 @@ class Driver:
                 return
         self._flushing = True
         try:
-            while session.has_outgoing:
+            while session._outbox:
                 for text in session.outgoing():
                     if self.closed:
                         return
@@ -391,7 +388,7 @@ class Driver:
         Raises :class:`~ocpp16csms.errors.LocalProtocolError` when the session is closed and
         :class:`~ocpp16csms.errors.QueueFull` when too many calls wait already.
         """
-        message_id = self.session.start_call(request, self._now())
+        message_id = self.session.start_call(request, self.now())
         waiter = self.pending.add(message_id)
         # A new call's deadline is never earlier than those already waited for, so a running
         # timer needs no wake-up; a stopped one is started.

@@ -117,9 +117,10 @@ class _Link:
     replaced: bool = False
     last_touch: float = -math.inf
 
-    @property
-    def session(self) -> Session:
-        return self.driver.session
+    session: Session = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.session = self.driver.session  # an attribute: read for every CALL
 
     def call_handler(self) -> Callable[[CallReceived], Coroutine[Any, Any, object]]:
         """What answers this connection's CALLs: ``handler(event)`` is the central system's

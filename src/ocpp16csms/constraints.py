@@ -249,7 +249,8 @@ def constrain_fields(
         checks = _item_validators(field.type)
         changes: dict[str, Any] = {}
         if checks:
-            check = attrs.validators.and_(*checks)
+            # One check is called as it is (no wrapper call per instance built).
+            check = checks[0] if len(checks) == 1 else attrs.validators.and_(*checks)
             changes["validator"] = attrs.validators.optional(check) if optional else check
         item = get_args(base)[0] if get_origin(base) is tuple else None
         if isinstance(base, type) and issubclass(base, Enum):

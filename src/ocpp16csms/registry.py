@@ -23,16 +23,22 @@ class ActionSpec:
     response: type[Response]
     direction: Direction
     profile: Profile
+    #: True when a charge point may send this action's request.
+    sent_by_charge_point: bool = attrs.field(init=False, eq=False)
+    #: True when the central system may send this action's request.
+    sent_by_central_system: bool = attrs.field(init=False, eq=False)
 
-    @property
-    def sent_by_charge_point(self) -> bool:
-        """True when a charge point may send this action's request."""
-        return self.direction is not Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT
-
-    @property
-    def sent_by_central_system(self) -> bool:
-        """True when the central system may send this action's request."""
-        return self.direction is not Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
+    def __attrs_post_init__(self) -> None:
+        # Plain attributes, not properties: the session reads one for every frame.
+        direction = self.direction
+        object.__setattr__(
+            self, "sent_by_charge_point", direction is not Direction.CENTRAL_SYSTEM_TO_CHARGE_POINT
+        )
+        object.__setattr__(
+            self,
+            "sent_by_central_system",
+            direction is not Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM,
+        )
 
 
 def _build() -> dict[str, ActionSpec]:
