@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 
 from harness import BOOT, T0, connected, make_central_system
@@ -304,6 +305,29 @@ async def test_heartbeat_answers_the_time_and_updates_last_seen() -> None:
     record = await cs.stores.charge_points.get("CP1")
     assert record is not None
     assert record.last_seen == T0
+
+
+async def test_heartbeats_write_last_seen_once_per_resolution() -> None:
+    cs = make_central_system(last_seen_resolution=0.2)
+    writes: list[object] = []
+    store = cs.stores.charge_points
+    touch = store.touch
+
+    async def counted(charge_point_id: str, at: Any) -> None:
+        writes.append(at)
+        await touch(charge_point_id, at)
+
+    store.touch = counted  # type: ignore[method-assign]
+    async with connected(cs) as cp:
+        for _ in range(3):
+            await cp.call(HeartbeatRequest())
+        assert len(writes) == 1  # one store write, not one per heartbeat (nor two)
+        await anyio.sleep(0.25)
+        await cp.call(HeartbeatRequest())
+        assert len(writes) == 2
+    record = await store.get("CP1")
+    assert record is not None
+    assert record.last_seen == writes[-1]
 
 
 async def test_data_transfer_is_routed_by_vendor_then_message_id() -> None:

@@ -263,7 +263,7 @@ class Driver:
             self._start_timer()
 
     async def feed(
-        self, text: str | bytes, on_call: Callable[[CallReceived], Awaitable[object]]
+        self, on_call: Callable[[CallReceived], Awaitable[object]], text: str | bytes
     ) -> None:
         """Process one frame from the peer in the caller's task, a CALL's handler included
         (``on_call`` answers it). A frame that arrives after the driver closed is dropped."""

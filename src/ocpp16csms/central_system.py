@@ -547,10 +547,13 @@ class CentralSystem:
             answering = self._answer(link, request, context)
             on_asyncio = link.driver.asyncio
             if on_asyncio:
-                done, outcome = first_step(answering)
                 late = False
-                if not done:
-                    outcome, late = await finish_within(answering, outcome, timeout)
+                try:  # first_step(answering), inline: this is the path of every CALL
+                    waiting_on = answering.send(None)
+                except StopIteration as completed:
+                    outcome = completed.value
+                else:
+                    outcome, late = await finish_within(answering, waiting_on, timeout)
             else:
                 outcome, late = await within(answering, timeout)
             if late:
@@ -580,9 +583,9 @@ class CentralSystem:
             if response is not None and (hooks := self._after_hooks.get(request.action)):
                 running = run_hooks(hooks, request, response, context)
                 if on_asyncio:
-                    done, waiting_on = first_step(running)
+                    finished, waiting_on = first_step(running)
                     late = False
-                    if not done:
+                    if not finished:
                         _, late = await finish_within(running, waiting_on, timeout)
                 else:
                     _, late = await within(running, timeout)

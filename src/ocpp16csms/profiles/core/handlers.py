@@ -190,8 +190,9 @@ class CoreHandlers:
         return BootNotificationResponse(current_time=now, interval=interval, status=status)
 
     async def heartbeat(self, request: HeartbeatRequest, ctx: CallContext) -> HeartbeatResponse:
-        """§4.6: the current time; last-seen is updated."""
-        await self.charge_points.touch(ctx.charge_point_id, ctx.received_at)
+        """§4.6: the current time. Last-seen is the central system's to keep, for every
+        message a charge point sends (``last_seen_resolution``): a store write here too
+        would be a second one for the same heartbeat."""
         return HeartbeatResponse(current_time=ctx.received_at)
 
     async def start_transaction(
