@@ -122,6 +122,7 @@ def test_the_lower_layers_never_import_features_or_the_engine() -> None:
             (
                 "ocpp16csms.profiles",
                 "ocpp16csms.central_system",
+                "ocpp16csms._inbound",  # the central system's per-CALL path
                 "ocpp16csms._features",
                 "ocpp16csms.bundle",
                 "ocpp16csms.transports",

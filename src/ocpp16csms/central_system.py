@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
@@ -26,17 +25,10 @@ from ._driver import Driver
 from ._features import build_services
 from ._guard import (
     close_within,
-    failure_answer,
-    finish_within,
-    first_step,
-    hooks_given_up,
-    run_hooks,
-    too_late,
-    within,
 )
-from ._logging import MESSAGE_IDS, get_logger, message_context
+from ._inbound import handle_call
+from ._logging import get_logger, message_context
 from ._registration import check_handler, check_request_type
-from ._trusted import trusted_factory
 from .attached import AttachedConnection
 from .bundle import Stores
 from .codec import MessageCodec
@@ -44,7 +36,6 @@ from .connection import Connection, FrameSender
 from .engine import (
     AfterHook,
     AnswerHook,
-    CallContext,
     CentralSystemOptions,
     ChargePointConnected,
     ChargePointDisconnected,
@@ -57,13 +48,9 @@ from .engine import (
 from .enums import RegistrationStatus
 from .errors import (
     ChargePointNotConnected,
-    InternalError,
-    InvalidRequest,
     LocalProtocolError,
-    NotSupported,
-    OcppError,
 )
-from .instrumentation import Instrumentation, instrumented_call, instrumented_inbound
+from .instrumentation import Instrumentation, instrumented_call
 from .messages.base import Direction, Profile, Request, Response
 from .profiles.core.service import redacted
 from .profiles.firmware.service import FirmwareService
@@ -125,14 +112,10 @@ class _Link:
     def call_handler(self) -> Callable[[CallReceived], Coroutine[Any, Any, object]]:
         """What answers this connection's CALLs: ``handler(event)`` is the central system's
         own coroutine (a partial, not a method of ours around it: one frame less per CALL)."""
-        return functools.partial(self.central_system._handle_call, self)
+        return functools.partial(handle_call, self.central_system, self)
 
     async def on_event(self, event: Event) -> None:
         await self.central_system._on_event(self, event)
-
-
-# A handler's context, built for every CALL from values that are right by construction.
-_context = trusted_factory(CallContext)
 
 
 def _utc_now() -> datetime:
@@ -521,131 +504,6 @@ class CentralSystem:
         await self._emit(PeerViolationObserved(cp, description, event.message_id))
 
     # -- inbound CALLs -------------------------------------------------------------------------
-
-    async def _handle_call(
-        self, link: _Link, event: CallReceived, instrumented: bool = False
-    ) -> tuple[Response | None, OcppError | None]:
-        """Answer one inbound CALL; the outcome is returned for instrumentation.
-
-        One coroutine of ours per CALL on the common path: on asyncio the handler (with its
-        answer hooks) and then the after hooks run as far as they can at once
-        (:func:`~._guard.first_step`), and only one that waits gets a deadline timer.
-        """
-        request, message_id, cp = event.request, event.message_id, link.charge_point_id
-        if (instrumentation := self.instrumentation) is not None and not instrumented:
-            with message_context(cp, message_id):
-                handling = self._handle_call(link, event, True)
-                await instrumented_inbound(instrumentation, cp, event, handling)
-            return None, None
-        ids = MESSAGE_IDS.set((cp, message_id))
-        try:
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("[%s] message %s: %s received", cp, message_id, request.action)
-            registration = link.session.registration
-            context = _context(cp, message_id, self, self.clock(), registration)
-            timeout = self.options.handler_timeout
-            answering = self._answer(link, request, context)
-            on_asyncio = link.driver.asyncio
-            if on_asyncio:
-                late = False
-                try:  # first_step(answering), inline: this is the path of every CALL
-                    waiting_on = answering.send(None)
-                except StopIteration as completed:
-                    outcome = completed.value
-                else:
-                    outcome, late = await finish_within(answering, waiting_on, timeout)
-            else:
-                outcome, late = await within(answering, timeout)
-            if late:
-                outcome = too_late(cp, message_id, request.action, timeout)
-            error: OcppError | None = None
-            response: Response | None = None
-            if isinstance(outcome, OcppError):
-                error = outcome
-            else:
-                response = outcome
-            if link.driver.closed:
-                log.info("[%s] message %s: answer dropped, disconnected", cp, message_id)
-                return response, error
-            try:
-                if response is not None:
-                    try:
-                        link.session.send_result(message_id, response)
-                    except InvalidRequest as invalid:
-                        log.error("[%s] message %s: %s", cp, message_id, invalid)
-                        error, response = InternalError("the answer broke its schema"), None
-                if error is not None:
-                    link.session.send_error(message_id, error)
-            except LocalProtocolError as misuse:  # pragma: no cover - guarded by the checks above
-                log.error("[%s] message %s: %s", cp, message_id, misuse)
-                return response, error
-            await link.driver.flush()
-            if response is not None and (hooks := self._after_hooks.get(request.action)):
-                running = run_hooks(hooks, request, response, context)
-                if on_asyncio:
-                    finished, waiting_on = first_step(running)
-                    late = False
-                    if not finished:
-                        _, late = await finish_within(running, waiting_on, timeout)
-                else:
-                    _, late = await within(running, timeout)
-                if late:
-                    hooks_given_up(context, request.action, timeout)
-            if self._observers:
-                # The charge point sent it (DataTransfer's class direction is Both).
-                inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
-                await self._emit(Exchange(cp, message_id, inbound, request, response, error))
-            return response, error
-        finally:
-            MESSAGE_IDS.reset(ids)
-
-    async def _answer(
-        self, link: _Link, request: Request[Any], context: CallContext
-    ) -> Response | OcppError:
-        """The handler's answer, or the error to send (what the handler raised, or
-        ``InternalError`` for anything but an :class:`OcppError`); a real cancellation
-        propagates."""
-        action = request.action
-        try:
-            handler = self._handlers.get(action)
-            if handler is None:
-                raise NotSupported(f"this central system does not handle {action}")
-            response = await handler(request, context)
-            if type(response) is not request.response_type:
-                log.error(
-                    "[%s] message %s: handler %s returned %s; it must return %s",
-                    context.charge_point_id,
-                    context.message_id,
-                    getattr(handler, "__qualname__", repr(handler)),
-                    type(response).__name__,
-                    request.response_type.__name__,
-                    extra={
-                        "charge_point_id": context.charge_point_id,
-                        "message_id": context.message_id,
-                    },
-                )
-                raise InternalError(f"the central system produced no valid {action} answer")
-            if hooks := self._answer_hooks.get(action):
-                for hook in hooks:
-                    await hook(request, response, context)
-            # Connection state follows the answer actually given, whoever's handler gave it.
-            if action == "BootNotification":
-                status = getattr(response, "status", None)
-                if isinstance(status, RegistrationStatus):
-                    link.session.registration = status
-                    link.session.model = getattr(request, "charge_point_model", None)
-            now = link.driver.now()
-            if now - link.last_touch >= self.options.last_seen_resolution:
-                link.last_touch = now
-                await self.stores.charge_points.touch(link.charge_point_id, context.received_at)
-            return response
-        except OcppError as raised:
-            return raised
-        except BaseException as raised:
-            answer = failure_answer(raised, context.charge_point_id, context.message_id, action)
-            if answer is None:
-                raise
-            return answer
 
     # -- outbound CALLs ------------------------------------------------------------------------
 
