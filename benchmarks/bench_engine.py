@@ -20,7 +20,8 @@ Three workloads: the mix (BootNotification, Heartbeat, StatusNotification, Meter
 sampled values), StartTransaction/StopTransaction pairs, and Heartbeat alone. Every frame is
 unique where the central system deduplicates (timestamps, meter readings).
 
-    python benchmarks/bench_engine.py [--seconds 3] [--backend asyncio|trio]
+    python benchmarks/bench_engine.py [--seconds 3] [--backend asyncio|trio] [--per-action]
+        [--runs 5] [--only Heartbeat]
 """
 
 from __future__ import annotations
@@ -463,6 +464,12 @@ def main() -> None:
         action="store_true",
         help="every charge-point action alone instead of the three workloads",
     )
+    parser.add_argument(
+        "--runs", type=int, default=5, help="runs per column; the best (least disturbed) counts"
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="just this workload or action (repeatable)"
+    )
     args = parser.parse_args()
     runners: dict[str, Runner] = {"json floor": floor, "Session alone": session_only}
     runners["serve (pipe)"] = ours
@@ -477,18 +484,25 @@ def main() -> None:
     if "ocpp" in sys.modules and args.backend == "asyncio":
         runners["ocpp (PyPI)"] = ocpp_package
         runners["ocpp inline"] = ocpp_package_inline
-    print(f"backend {args.backend}; µs per message, best of 3 runs of {args.seconds / 3:g} s")
+    runs = max(1, args.runs)
+    print(
+        f"backend {args.backend}; µs per message, best of {runs} runs of {args.seconds / runs:g} s"
+    )
     width = 34 if args.per_action else 18
     print(
         f"{'workload':<{width}}" + "".join(f"{name:>14}" for name in runners) + f"{'× floor':>10}"
     )
     for workload, frames in (PER_ACTION if args.per_action else WORKLOADS).items():
+        if args.only and workload not in args.only:
+            continue
         figures = {}
         for name, runner in runners.items():
             results = []
-            for _ in range(3):
+            for _ in range(runs):
                 gc.collect()
-                results.append(anyio.run(runner, frames(), args.seconds / 3, backend=args.backend))
+                results.append(
+                    anyio.run(runner, frames(), args.seconds / runs, backend=args.backend)
+                )
             figures[name] = min(results)
         ratio = figures["attach"] / figures["json floor"]
         row = "".join(f"{figures[name]:>14.1f}" for name in runners)

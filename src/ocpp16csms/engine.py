@@ -8,6 +8,7 @@ the events every layer shares live here too (docs/architecture.md).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
@@ -296,14 +297,15 @@ def acknowledge(response_type: type[_Res]) -> Handler[Any]:
     """A handler that logs the request and answers with an empty ``response_type``."""
 
     async def acknowledge(request: Any, ctx: CallContext) -> _Res:
-        log.info(
-            "[%s] message %s: %s %s",
-            ctx.charge_point_id,
-            ctx.message_id,
-            request.action,
-            request,
-            extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
-        )
+        if log.isEnabledFor(logging.INFO):  # not even the record's extras built otherwise
+            log.info(
+                "[%s] message %s: %s %s",
+                ctx.charge_point_id,
+                ctx.message_id,
+                request.action,
+                request,
+                extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
+            )
         return response_type()
 
     acknowledge.__qualname__ = f"acknowledge_{response_type.__name__}"
