@@ -151,9 +151,61 @@ def _one_action(
     return frames
 
 
+def _run_now(job: Any) -> Any:
+    """The result of a coroutine that completes without waiting (a memory store's method)."""
+    try:
+        job.send(None)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("the store waited")
+
+
+class _MatchedStops:
+    """StopTransaction frames, each for a transaction of its own started while the frame is
+    made (before the timing starts, as every frame): the usual stop. Without a store to start
+    them in (the floor, the Session, ``ocpp``) the ids simply count up."""
+
+    def __init__(self) -> None:
+        self.i = 0
+        self.store: Any = None
+
+    def __iter__(self) -> _MatchedStops:
+        return self
+
+    def __next__(self) -> str:
+        from ocpp16csms.messages import AuthorizationStatus
+        from ocpp16csms.stores import TransactionStart
+
+        self.i += 1
+        transaction_id = self.i
+        if self.store is not None:
+            start = TransactionStart(
+                charge_point_id="CP1",
+                connector_id=1,
+                id_tag="TAG1",
+                meter_start=self.i,
+                timestamp=T0 + timedelta(seconds=self.i),
+                id_tag_status=AuthorizationStatus.ACCEPTED,
+            )
+            record, _ = _run_now(self.store.start(start))
+            transaction_id = record.transaction_id
+        payload = {
+            "transactionId": transaction_id,
+            "meterStop": self.i + 5,
+            "timestamp": _stamp(self.i),
+        }
+        return json.dumps([2, f"St{self.i}", "StopTransaction", payload])
+
+
+def _prepare(frames: Iterator[str], cs: CentralSystem) -> None:
+    if isinstance(frames, _MatchedStops):
+        frames.store = cs.stores.transactions
+
+
 # Every action a charge point sends that both libraries serve (--per-action). Each frame is
-# unique where the central system deduplicates; StopTransaction alone names transactions that
-# never started (kept for reconciliation), the pairs above are the usual case.
+# unique where the central system deduplicates. StopTransaction stops a transaction started
+# for it; "StopTransaction (unmatched)" names transactions that never started (each kept for
+# reconciliation and logged as a warning, which the timing includes).
 PER_ACTION: dict[str, Callable[[], Iterator[str]]] = {
     "Authorize": _one_action("Authorize", lambda i: {"idTag": "TAG1"}),
     "BootNotification": _one_action(
@@ -189,7 +241,8 @@ PER_ACTION: dict[str, Callable[[], Iterator[str]]] = {
             "timestamp": _stamp(i),
         },
     ),
-    "StopTransaction": _one_action(
+    "StopTransaction": lambda: _MatchedStops(),
+    "StopTransaction (unmatched)": _one_action(
         "StopTransaction",
         lambda i: {"transactionId": 10**6 + i, "meterStop": i, "timestamp": _stamp(i)},
     ),
@@ -251,6 +304,7 @@ async def _central_system() -> CentralSystem:
 async def ours(frames: Iterator[str], seconds: float) -> float:
     """µs per message through CentralSystem.serve over an in-memory connection."""
     cs = await _central_system()
+    _prepare(frames, cs)
     cs_end, cp_end = memory_connection_pair()
     async with anyio.create_task_group() as group:
         group.start_soon(cs.serve, cs_end, "CP1")
@@ -285,6 +339,7 @@ async def ours_attached(frames: Iterator[str], seconds: float) -> float:
     """µs per message through CentralSystem.attach: the frame pushed in, the answer handed to
     a send function (the shape of ``ocpp``'s route_message, which the other columns time)."""
     cs = await _central_system()
+    _prepare(frames, cs)
     sink = _Sink()
     async with cs.attach("CP1", sink) as connection:
         receive = connection.receive

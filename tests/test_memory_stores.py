@@ -155,3 +155,63 @@ def test_the_stores_own_replace_is_evolve(
     assert type(replaced) is ChargePointRecord
     assert replaced == attrs.evolve(record, **changes)  # type: ignore[arg-type]
     assert record.last_seen == seen  # the original is left as it was
+
+
+_operations = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("start"), st.sampled_from(["CP1", "CP2"]), st.sampled_from(["tag", "TAG", "b"])
+        ),
+        st.tuples(st.just("stop"), st.integers(1, 12), st.none()),
+        st.tuples(st.just("end"), st.integers(1, 12), st.none()),
+    ),
+    max_size=25,
+)
+
+
+@given(_operations)
+def test_active_transactions_by_any_filter_are_those_a_scan_finds(
+    operations: list[tuple[str, object, object]],
+) -> None:
+    from ocpp16csms.enums import AuthorizationStatus
+    from ocpp16csms.stores import TransactionStart, TransactionStop, UnconfirmedEnd
+    from ocpp16csms.stores.records import UnconfirmedEndCause
+
+    async def scenario() -> None:
+        store = MemoryTransactionStore()
+        started = []
+        for n, (kind, one, two) in enumerate(operations):
+            at = T0 + timedelta(minutes=n)
+            if kind == "start":
+                record, _ = await store.start(
+                    TransactionStart(
+                        charge_point_id=str(one),
+                        connector_id=1,
+                        id_tag=str(two),
+                        meter_start=n,
+                        timestamp=at,
+                        id_tag_status=AuthorizationStatus.ACCEPTED,
+                    )
+                )
+                started.append(record.transaction_id)
+            elif kind == "stop":
+                await store.stop(int(str(one)), TransactionStop(meter_stop=n, timestamp=at))
+            else:
+                end = UnconfirmedEnd(
+                    meter_stop=n, timestamp=at, cause=UnconfirmedEndCause.BOOT, detected_at=at
+                )
+                await store.end_unconfirmed(int(str(one)), end)
+            records = [await store.get(i) for i in started]
+            running = [r for r in records if r is not None and r.active]
+            for cp in (None, "CP1", "CP2", "CP3"):
+                for tag in (None, "tag", "TAG", "b", "x"):
+                    expected = [
+                        r
+                        for r in running
+                        if (cp is None or r.start.charge_point_id == cp)
+                        and (tag is None or r.start.id_tag.casefold() == tag.casefold())
+                    ]
+                    got = await store.active(charge_point_id=cp, id_tag=tag)
+                    assert list(got) == expected, (cp, tag)
+
+    anyio.run(scenario)

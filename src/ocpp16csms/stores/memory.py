@@ -211,8 +211,12 @@ class MemoryTransactionStore:
         self._next_id = first_id
         self._transactions: dict[int, TransactionRecord] = {}
         # The ids of the active transactions, in the order they started (a dict as an ordered
-        # set): active() looks at these only, not at every transaction ever stored.
+        # set): active() looks at these only, not at every transaction ever stored; and the
+        # same per charge point and per id tag (casefolded), so that the question asked on a
+        # charge point's every stop, boot and Available status does not scan the fleet's.
         self._active: dict[int, None] = {}
+        self._active_by_charge_point: dict[str, dict[int, None]] = {}
+        self._active_by_id_tag: dict[str, dict[int, None]] = {}
         self._by_start: dict[tuple[object, ...], int] = {}
         self._meter_values: dict[str, list[_Compact]] = {}
         self._seen_values: set[_Compact] = set()
@@ -228,10 +232,26 @@ class MemoryTransactionStore:
             raise OverflowError("transaction ids are exhausted")
         record = TransactionRecord(transaction_id=self._next_id, start=start)
         self._next_id += 1
-        self._transactions[record.transaction_id] = record
-        self._active[record.transaction_id] = None
-        self._by_start[key] = record.transaction_id
+        transaction_id = record.transaction_id
+        self._transactions[transaction_id] = record
+        self._active[transaction_id] = None
+        self._active_by_charge_point.setdefault(start.charge_point_id, {})[transaction_id] = None
+        self._active_by_id_tag.setdefault(start.id_tag.casefold(), {})[transaction_id] = None
+        self._by_start[key] = transaction_id
         return record, True
+
+    def _ended(self, record: TransactionRecord) -> None:
+        transaction_id, start = record.transaction_id, record.start
+        self._active.pop(transaction_id, None)
+        for index, key in (
+            (self._active_by_charge_point, start.charge_point_id),
+            (self._active_by_id_tag, start.id_tag.casefold()),
+        ):
+            ids = index.get(key)
+            if ids is not None:
+                ids.pop(transaction_id, None)
+                if not ids:
+                    del index[key]
 
     async def get(self, transaction_id: int) -> TransactionRecord | None:
         return self._transactions.get(transaction_id)
@@ -242,17 +262,24 @@ class MemoryTransactionStore:
             return record
         record = _replace(record, stop=stop)
         self._transactions[transaction_id] = record
-        self._active.pop(transaction_id, None)
+        self._ended(record)
         return record
 
     async def active(
         self, *, charge_point_id: str | None = None, id_tag: str | None = None
     ) -> Sequence[TransactionRecord]:
         tag = id_tag.casefold() if id_tag is not None else None
+        ids: dict[int, None] = self._active
+        if charge_point_id is not None:
+            ids = self._active_by_charge_point.get(charge_point_id, {})
+        elif tag is not None:
+            ids = self._active_by_id_tag.get(tag, {})
+        if not ids:
+            return []
         records = self._transactions
         return [
             r
-            for r in (records[transaction_id] for transaction_id in self._active)
+            for r in (records[transaction_id] for transaction_id in ids)
             if (charge_point_id is None or r.start.charge_point_id == charge_point_id)
             and (tag is None or r.start.id_tag.casefold() == tag)
         ]
@@ -265,7 +292,7 @@ class MemoryTransactionStore:
             return record
         record = _replace(record, unconfirmed_end=end)
         self._transactions[transaction_id] = record
-        self._active.pop(transaction_id, None)
+        self._ended(record)
         return record
 
     async def unconfirmed(
