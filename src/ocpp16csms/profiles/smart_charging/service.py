@@ -278,6 +278,11 @@ class SmartChargingService:
         if store is None:
             return
         cp = context.charge_point_id
+        if not any(
+            item.profile.charging_profile_purpose is ChargingProfilePurposeType.TX_PROFILE
+            for item in await store.installed(cp)
+        ):
+            return  # nothing a stop could remove: one store read instead of three
         connector_id: int | None = None
         record = await self._transactions.get(request.transaction_id)
         if record is not None and record.start.charge_point_id == cp:

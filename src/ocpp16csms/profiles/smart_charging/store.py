@@ -199,7 +199,9 @@ class MemoryChargingProfileStore:
     def _remove(
         self, charge_point_id: str, hit: Callable[[InstalledChargingProfile], bool]
     ) -> Sequence[InstalledChargingProfile]:
-        held = self._items.get(charge_point_id, [])
+        held = self._items.get(charge_point_id)
+        if not held:  # the usual case on a stop: no profile installed there
+            return []
         removed = sorted((item for item in held if hit(item)), key=_order)
         held[:] = [item for item in held if not hit(item)]
         return removed
