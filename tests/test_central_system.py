@@ -576,3 +576,62 @@ async def test_a_frame_buffered_when_the_link_is_aborted_is_not_processed() -> N
         with anyio.fail_after(5):
             await wait_until(lambda: not cs.is_connected("CP1"))
     await cp_end.close()
+
+
+class _Ready:
+    """An awaitable that is no coroutine, completing at once with ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        return self.value
+        yield  # a generator: the awaitable protocol
+
+
+@pytest.mark.parametrize("first_call", [True, False], ids=["first call", "later call"])
+@pytest.mark.parametrize("failure", ["raises", "ocpp error", "wrong type", "waits too long"])
+async def test_every_handler_failure_gets_its_answer_on_every_path(
+    first_call: bool, failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first CALL of a connection also writes last-seen (the full path); later ones take
+    # the short path, where the handler's own coroutine is the job. Both answer alike.
+    from ocpp16csms.errors import SecurityError
+
+    cs = make_central_system(handler_timeout=0.2)
+
+    async def handler(request: AuthorizeRequest, ctx: CallContext) -> Any:
+        if failure == "raises":
+            raise RuntimeError("boom")
+        if failure == "ocpp error":
+            raise SecurityError("not you")
+        if failure == "waits too long":
+            await anyio.sleep(5)
+        return HeartbeatResponse(current_time=ctx.received_at)
+
+    cs.set_handler(AuthorizeRequest, handler)
+    async with connected(cs) as cp:
+        if not first_call:
+            await cp.call(HeartbeatRequest())
+        with caplog.at_level(logging.ERROR, logger="ocpp16csms"):
+            with pytest.raises(CallErrorReceived) as refused:
+                await cp.call(AuthorizeRequest(id_tag="X"))
+        assert (await cp.call(HeartbeatRequest())).current_time is not None
+    expected = "SecurityError" if failure == "ocpp error" else "InternalError"
+    assert refused.value.code == expected
+
+
+@pytest.mark.parametrize("first_call", [True, False], ids=["first call", "later call"])
+async def test_a_handler_may_return_an_awaitable_that_is_no_coroutine(first_call: bool) -> None:
+    cs = make_central_system()
+    answer = AuthorizeResponse(id_tag_info=IdTagInfo(status=AuthorizationStatus.ACCEPTED))
+
+    def handler(request: AuthorizeRequest, ctx: CallContext) -> Any:
+        return _Ready(answer)
+
+    # What inspect.markcoroutinefunction (3.12) lets through set_handler: put in place as is.
+    cs._handlers["Authorize"] = handler
+    async with connected(cs) as cp:
+        if not first_call:
+            await cp.call(HeartbeatRequest())
+        assert await cp.call(AuthorizeRequest(id_tag="X")) == answer

@@ -10,8 +10,9 @@ that waits gets a deadline timer (docs/performance.md).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from types import CoroutineType
 from typing import Any, Protocol
 
 from ._driver import Driver
@@ -98,18 +99,47 @@ async def handle_call(
         registration = link.session.registration
         context = _context(cp, message_id, cs, cs.clock(), registration)
         timeout = cs.options.handler_timeout
-        answering = _answer(cs, link, request, context)
+        action = request.action
         on_asyncio = link.driver.asyncio
-        if on_asyncio:
-            late = False
-            try:  # first_step(answering), inline: this is the path of every CALL
+        late = False
+        handler = cs._handlers.get(action)
+        if (
+            on_asyncio
+            and handler is not None
+            and action not in cs._answer_hooks
+            and action != "BootNotification"
+            and link.driver.now() - link.last_touch < cs.options.last_seen_resolution
+        ):
+            # The common case: nothing to do around the handler but check its answer, so the
+            # handler's own coroutine is the job, stepped here (what _answer does, inline:
+            # this is the path of nearly every CALL).
+            try:
+                made = handler(request, context)
+                job = made if type(made) is CoroutineType else _awaiting(made)
+                try:
+                    waiting_on = job.send(None)
+                except StopIteration as completed:
+                    outcome = completed.value
+                else:
+                    outcome, late = await finish_within(job, waiting_on, timeout)
+                if not late and type(outcome) is not request.response_type:
+                    outcome = _wrong_answer(handler, outcome, request, context)
+            except OcppError as raised:
+                outcome = raised
+            except BaseException as raised:
+                outcome = failure_answer(raised, cp, message_id, action)
+                if outcome is None:
+                    raise
+        elif on_asyncio:
+            answering = _answer(cs, link, request, context)
+            try:  # first_step(answering), inline
                 waiting_on = answering.send(None)
             except StopIteration as completed:
                 outcome = completed.value
             else:
                 outcome, late = await finish_within(answering, waiting_on, timeout)
         else:
-            outcome, late = await within(answering, timeout)
+            outcome, late = await within(_answer(cs, link, request, context), timeout)
         if late:
             outcome = too_late(cp, message_id, request.action, timeout)
         error: OcppError | None = None
@@ -167,19 +197,7 @@ async def _answer(
             raise NotSupported(f"this central system does not handle {action}")
         response = await handler(request, context)
         if type(response) is not request.response_type:
-            log.error(
-                "[%s] message %s: handler %s returned %s; it must return %s",
-                context.charge_point_id,
-                context.message_id,
-                getattr(handler, "__qualname__", repr(handler)),
-                type(response).__name__,
-                request.response_type.__name__,
-                extra={
-                    "charge_point_id": context.charge_point_id,
-                    "message_id": context.message_id,
-                },
-            )
-            raise InternalError(f"the central system produced no valid {action} answer")
+            raise _wrong_answer(handler, response, request, context)
         if hooks := cs._answer_hooks.get(action):
             for hook in hooks:
                 await hook(request, response, context)
@@ -201,3 +219,24 @@ async def _answer(
         if answer is None:
             raise
         return answer
+
+
+def _wrong_answer(
+    handler: Handler[Any], response: object, request: Request[Any], context: CallContext
+) -> InternalError:
+    """The error to send for a handler that returned no ``request.response_type`` (logged)."""
+    log.error(
+        "[%s] message %s: handler %s returned %s; it must return %s",
+        context.charge_point_id,
+        context.message_id,
+        getattr(handler, "__qualname__", repr(handler)),
+        type(response).__name__,
+        request.response_type.__name__,
+        extra={"charge_point_id": context.charge_point_id, "message_id": context.message_id},
+    )
+    return InternalError(f"the central system produced no valid {request.action} answer")
+
+
+async def _awaiting(awaitable: Awaitable[Response]) -> Response:
+    """A coroutine for a handler's awaitable that is not one itself (a future, say)."""
+    return await awaitable

@@ -16,7 +16,7 @@ system's clock); at an equal instant the later write wins.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -70,7 +70,8 @@ STATUS_TYPES: Mapping[TransferKind, type[Enum]] = {
 
 
 def _aware(instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
+    zone = value.tzinfo
+    if zone is not UTC and (zone is None or value.utcoffset() is None):
         raise ValueError(f"{attribute.name} {value!r} is naive; it must be timezone-aware")
 
 
