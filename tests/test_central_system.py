@@ -635,3 +635,49 @@ async def test_a_handler_may_return_an_awaitable_that_is_no_coroutine(first_call
         if not first_call:
             await cp.call(HeartbeatRequest())
         assert await cp.call(AuthorizeRequest(id_tag="X")) == answer
+
+
+@pytest.mark.parametrize("first_call", [True, False], ids=["first call", "later call"])
+@pytest.mark.parametrize(
+    "hook_does", ["waits briefly", "raises", "ocpp error", "waits too long", "no coroutine"]
+)
+async def test_answer_hooks_run_in_order_before_the_answer_on_every_path(
+    first_call: bool, hook_does: str
+) -> None:
+    from ocpp16csms.errors import SecurityError
+
+    cs = make_central_system(handler_timeout=0.3)
+    ran: list[str] = []
+
+    async def first(request: AuthorizeRequest, response: Any, ctx: CallContext) -> None:
+        ran.append("first")
+        if hook_does == "waits briefly":
+            await anyio.sleep(0.01)
+        elif hook_does == "raises":
+            raise RuntimeError("boom")
+        elif hook_does == "ocpp error":
+            raise SecurityError("not you")
+        elif hook_does == "waits too long":
+            await anyio.sleep(5)
+
+    async def second(request: AuthorizeRequest, response: Any, ctx: CallContext) -> None:
+        ran.append("second")
+
+    cs.add_answer_hook(AuthorizeRequest, first)
+    if hook_does == "no coroutine":
+        cs._answer_hooks["Authorize"].append(lambda request, response, ctx: _Ready(None))
+    cs.add_answer_hook(AuthorizeRequest, second)
+    async with connected(cs) as cp:
+        if not first_call:
+            await cp.call(HeartbeatRequest())
+        if hook_does in ("waits briefly", "no coroutine"):
+            answer = await cp.call(AuthorizeRequest(id_tag="X"))
+            assert answer.id_tag_info.status is not None
+            assert ran == ["first", "second"]
+        else:
+            with pytest.raises(CallErrorReceived) as refused:
+                await cp.call(AuthorizeRequest(id_tag="X"))
+            expected = "SecurityError" if hook_does == "ocpp error" else "InternalError"
+            assert refused.value.code == expected
+            assert ran == ["first"]  # a failing hook stops the ones after it
+        assert (await cp.call(HeartbeatRequest())).current_time is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -40,9 +41,15 @@ def backend_clock() -> Callable[[], float]:
     import asyncio
 
     try:
-        return asyncio.get_running_loop().time
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         pass
+    else:
+        if type(loop).time is asyncio.BaseEventLoop.time:
+            # asyncio's own loops read time.monotonic(): called as is, a C call per frame
+            # instead of a Python method around it.
+            return time.monotonic
+        return loop.time
     try:
         import trio
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from types import CoroutineType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ._driver import Driver
 from ._guard import (
@@ -73,6 +73,8 @@ __all__ = ["handle_call"]
 
 log = get_logger("ocpp16csms")
 
+_T = TypeVar("_T")
+
 # A handler's context, built for every CALL from values that are right by construction.
 _context = trusted_factory(CallContext)
 
@@ -103,16 +105,18 @@ async def handle_call(
         on_asyncio = link.driver.asyncio
         late = False
         handler = cs._handlers.get(action)
+        started = link.driver.now()
         if (
             on_asyncio
             and handler is not None
-            and action not in cs._answer_hooks
             and action != "BootNotification"
-            and link.driver.now() - link.last_touch < cs.options.last_seen_resolution
+            and started - link.last_touch < cs.options.last_seen_resolution
         ):
-            # The common case: nothing to do around the handler but check its answer, so the
-            # handler's own coroutine is the job, stepped here (what _answer does, inline:
-            # this is the path of nearly every CALL).
+            # The common case: nothing to do around the handler but check its answer and run
+            # its answer hooks, so each one's own coroutine is stepped here in turn (what
+            # _answer does, inline: this is the path of nearly every CALL). The handler's
+            # deadline runs from its first wait; the hooks' from the start, so that handler
+            # and hooks together stay within the timeout.
             try:
                 made = handler(request, context)
                 job = made if type(made) is CoroutineType else _awaiting(made)
@@ -122,8 +126,22 @@ async def handle_call(
                     outcome = completed.value
                 else:
                     outcome, late = await finish_within(job, waiting_on, timeout)
-                if not late and type(outcome) is not request.response_type:
+                if late:
+                    pass
+                elif type(outcome) is not request.response_type:
                     outcome = _wrong_answer(handler, outcome, request, context)
+                elif answer_hooks := cs._answer_hooks.get(action):
+                    for hook in answer_hooks:
+                        hooked = hook(request, outcome, context)
+                        step = hooked if type(hooked) is CoroutineType else _awaiting(hooked)
+                        try:
+                            waiting_on = step.send(None)
+                        except StopIteration:
+                            continue
+                        left = max(0.0, timeout - (link.driver.now() - started))
+                        _, late = await finish_within(step, waiting_on, left)
+                        if late:
+                            break
             except OcppError as raised:
                 outcome = raised
             except BaseException as raised:
@@ -237,6 +255,6 @@ def _wrong_answer(
     return InternalError(f"the central system produced no valid {request.action} answer")
 
 
-async def _awaiting(awaitable: Awaitable[Response]) -> Response:
+async def _awaiting(awaitable: Awaitable[_T]) -> _T:
     """A coroutine for a handler's awaitable that is not one itself (a future, say)."""
     return await awaitable

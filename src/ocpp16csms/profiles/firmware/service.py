@@ -11,6 +11,7 @@ need them durable observe the notifications (:meth:`CentralSystem.observe`).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable
 from datetime import datetime
 
 import attrs
@@ -252,7 +253,10 @@ class FirmwareService:
         self._firmware_reports[context.charge_point_id] = FirmwareStatusReport(
             status=request.status, signed=False, received_at=context.received_at
         )
-        await self._keep(context, TransferKind.FIRMWARE, None, request.status)
+        if (
+            keeping := self._keep(context, TransferKind.FIRMWARE, None, request.status)
+        ) is not None:
+            await keeping
 
     async def _record_signed_firmware_status(
         self,
@@ -266,7 +270,12 @@ class FirmwareService:
             request_id=request.request_id,
             received_at=context.received_at,
         )
-        await self._keep(context, TransferKind.SIGNED_FIRMWARE, request.request_id, request.status)
+        if (
+            keeping := self._keep(
+                context, TransferKind.SIGNED_FIRMWARE, request.request_id, request.status
+            )
+        ) is not None:
+            await keeping
 
     async def _record_diagnostics(
         self,
@@ -277,7 +286,10 @@ class FirmwareService:
         self._diagnostics_reports[context.charge_point_id] = DiagnosticsStatusReport(
             status=request.status, received_at=context.received_at
         )
-        await self._keep(context, TransferKind.DIAGNOSTICS, None, request.status)
+        if (
+            keeping := self._keep(context, TransferKind.DIAGNOSTICS, None, request.status)
+        ) is not None:
+            await keeping
 
     async def _record_log_status(
         self,
@@ -292,24 +304,30 @@ class FirmwareService:
         reports.move_to_end(request.request_id)
         while len(reports) > _LOG_REQUESTS_KEPT:
             reports.popitem(last=False)
-        await self._keep(context, TransferKind.LOG, request.request_id, request.status)
+        if (
+            keeping := self._keep(context, TransferKind.LOG, request.request_id, request.status)
+        ) is not None:
+            await keeping
 
-    async def _keep(
+    def _keep(
         self,
         context: CallContext,
         kind: TransferKind,
         request_id: int | None,
         status: FirmwareStatus | FirmwareStatusEnumType | DiagnosticsStatus | UploadLogStatus,
-    ) -> None:
+    ) -> Awaitable[bool] | None:
+        """The store write that keeps the status (None without a device-state store), for
+        the caller to await: no coroutine of ours around it."""
         # Kept durably before the charge point is told (an answer hook), so it retries on a
         # store failure and no status is lost.
-        if self._device_state is not None:
-            await self._device_state.record_status(
-                TransferStatus(
-                    charge_point_id=context.charge_point_id,
-                    kind=kind,
-                    request_id=request_id,
-                    status=status,
-                    received_at=context.received_at,
-                )
+        if self._device_state is None:
+            return None
+        return self._device_state.record_status(
+            TransferStatus(
+                charge_point_id=context.charge_point_id,
+                kind=kind,
+                request_id=request_id,
+                status=status,
+                received_at=context.received_at,
             )
+        )

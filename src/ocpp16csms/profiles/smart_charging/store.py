@@ -149,12 +149,11 @@ class MemoryChargingProfileStore:
     async def installed(
         self, charge_point_id: str, *, connector_id: int | None = None
     ) -> Sequence[InstalledChargingProfile]:
+        held = self._items.get(charge_point_id)
+        if not held:  # most charge points, asked on every stop
+            return []
         return sorted(
-            (
-                item
-                for item in self._items.get(charge_point_id, ())
-                if connector_id is None or item.connector_id == connector_id
-            ),
+            (item for item in held if connector_id is None or item.connector_id == connector_id),
             key=_order,
         )
 
