@@ -72,6 +72,14 @@ def _replace(record: _R, **changes: Any) -> _R:
     return made
 
 
+def _unindex(index: dict[str, dict[int, None]], key: str, transaction_id: int) -> None:
+    ids = index.get(key)
+    if ids is not None:
+        ids.pop(transaction_id, None)
+        if not ids:
+            del index[key]
+
+
 def _wire_values(enum: type) -> dict[object, str]:
     return {member: member.value for member in enum}  # type: ignore[attr-defined]
 
@@ -243,15 +251,8 @@ class MemoryTransactionStore:
     def _ended(self, record: TransactionRecord) -> None:
         transaction_id, start = record.transaction_id, record.start
         self._active.pop(transaction_id, None)
-        for index, key in (
-            (self._active_by_charge_point, start.charge_point_id),
-            (self._active_by_id_tag, start.id_tag.casefold()),
-        ):
-            ids = index.get(key)
-            if ids is not None:
-                ids.pop(transaction_id, None)
-                if not ids:
-                    del index[key]
+        _unindex(self._active_by_charge_point, start.charge_point_id, transaction_id)
+        _unindex(self._active_by_id_tag, start.id_tag.casefold(), transaction_id)
 
     async def get(self, transaction_id: int) -> TransactionRecord | None:
         return self._transactions.get(transaction_id)

@@ -278,9 +278,10 @@ class SmartChargingService:
         if store is None:
             return
         cp = context.charge_point_id
-        if not any(
+        installed = await store.installed(cp)
+        if not installed or not any(
             item.profile.charging_profile_purpose is ChargingProfilePurposeType.TX_PROFILE
-            for item in await store.installed(cp)
+            for item in installed
         ):
             return  # nothing a stop could remove: one store read instead of three
         connector_id: int | None = None
