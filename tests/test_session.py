@@ -814,3 +814,37 @@ def test_a_message_id_factory_giving_no_valid_id_is_refused(bad_id: Any) -> None
         session.start_call(RESET, 0.0)
     assert session.outgoing() == []
     assert session.queued_calls == 0
+
+
+_ids = st.text(min_size=1, max_size=36).filter(
+    lambda text: not any("\ud800" <= c <= "\udfff" for c in text)
+)
+
+
+@given(_ids, st.sampled_from(["StatusNotification", "Heartbeat"]))
+def test_an_answer_is_the_frame_the_encoder_writes_whatever_the_id(
+    message_id: str, action: str
+) -> None:
+    # Empty answers are written without the encoder; the text must be the encoder's anyway.
+    from ocpp16csms.messages import HeartbeatResponse, StatusNotificationResponse
+    from ocpp16csms.rpc import encode_json
+
+    payload: dict[str, Any] = (
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+        if action == "StatusNotification"
+        else {}
+    )
+    session = Session("CP1")
+    (event,) = session.receive_text(json.dumps([2, message_id, action, payload]), 0.0)
+    assert isinstance(event, CallReceived)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    response = (
+        StatusNotificationResponse()
+        if action == "StatusNotification"
+        else HeartbeatResponse(current_time=now)
+    )
+    session.send_result(message_id, response)
+    (text,) = session.outgoing()
+    body = {} if action == "StatusNotification" else {"currentTime": "2026-01-01T00:00:00Z"}
+    assert text == encode_json([3, message_id, body])
+    assert json.loads(text) == [3, message_id, body]

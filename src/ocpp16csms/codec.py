@@ -110,10 +110,13 @@ class MessageCodec:
         cls = type(message)
         plan = self._encoders.get(cls)
         if plan is None:
-            plan = self._encoders[cls] = (
-                validator_for(message.schema_name).encoded_valid_function,
-                self._strict.get_unstructure_hook(cls),
-            )
+            valid_function = validator_for(message.schema_name).encoded_valid_function
+            if not attrs.fields(cls) and valid_function({}):  # type: ignore[arg-type]
+                # No field, so always {} and always valid: checked once, here.
+                plan = (_always, _empty)
+            else:
+                plan = (valid_function, self._strict.get_unstructure_hook(cls))
+            self._encoders[cls] = plan
         valid, unstructure = plan
         try:
             payload: dict[str, Any] = unstructure(message)
@@ -145,6 +148,14 @@ class MessageCodec:
                 len(relaxed) - _MAX_RELAXED_LOGGED,
                 extra=extra,
             )
+
+
+def _always(payload: Any) -> bool:
+    return True
+
+
+def _empty(message: Any) -> dict[str, Any]:
+    return {}
 
 
 def _unkeepable(cls: type[Message], error: Exception) -> Exception:

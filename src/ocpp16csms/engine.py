@@ -296,6 +296,8 @@ class Engine(Protocol):
 def acknowledge(response_type: type[_Res]) -> Handler[Any]:
     """A handler that logs the request and answers with an empty ``response_type``."""
 
+    answer = response_type()  # frozen: one instance serves every answer
+
     async def acknowledge(request: Any, ctx: CallContext) -> _Res:
         if log.isEnabledFor(logging.INFO):  # not even the record's extras built otherwise
             log.info(
@@ -306,7 +308,7 @@ def acknowledge(response_type: type[_Res]) -> Handler[Any]:
                 request,
                 extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
             )
-        return response_type()
+        return answer
 
     acknowledge.__qualname__ = f"acknowledge_{response_type.__name__}"
     return acknowledge

@@ -9,6 +9,7 @@ The moves it makes are the tables of :mod:`ocpp16csms.rules`.
 
 from __future__ import annotations
 
+import json.encoder
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -217,6 +218,11 @@ _CALL, _CALL_RESULT = MessageType.CALL.value, MessageType.CALL_RESULT.value
 _MAX_QUOTED = 64
 
 
+# The JSON string of a text, as the frame encoder writes one (no ASCII escaping). A message id
+# we answer was checked by the parser: it holds no lone surrogate.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
 def _sendable(body: list[Any], action: str, answer: bool = False) -> str:
     """The text of the frame ``body`` (its message id already checked), or
     :class:`InvalidRequest` when no text frame could carry it (named by ``action``, and as
@@ -410,7 +416,10 @@ class Session:
                 f"{action} is answered with {expected.__name__}, not {type(response).__name__}"
             )
         payload = self.codec.encode(response)
-        text = _sendable([_CALL_RESULT, message_id, payload], action, True)
+        if payload:
+            text = _sendable([_CALL_RESULT, message_id, payload], action, True)
+        else:  # an empty answer (most notifications'): no encoder needed around the id
+            text = f"[3,{_json_string(message_id)},{{}}]"
         del self._unanswered[message_id]
         self._outbox.append(text)
 

@@ -50,6 +50,11 @@ __all__ = ["CoreHandlers", "DataTransferHandler"]
 
 _HELD_STATUSES = (RegistrationStatus.PENDING, RegistrationStatus.REJECTED)
 
+# The empty answers, made once: frozen, so one instance serves every charge point.
+_STOPPED = StopTransactionResponse()
+_METER_VALUES_KEPT = MeterValuesResponse()
+_STATUS_KEPT = StatusNotificationResponse()
+
 log = get_logger("ocpp16csms.handlers")
 
 DataTransferHandler = Callable[[DataTransferRequest, CallContext], Awaitable[DataTransferResponse]]
@@ -280,7 +285,7 @@ class CoreHandlers:
                 extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
             )
         if request.id_tag is None:
-            return StopTransactionResponse()
+            return _STOPPED
         info = await self.id_tag_info(request.id_tag, ctx.received_at, check_concurrent=False)
         return StopTransactionResponse(id_tag_info=info)
 
@@ -291,7 +296,7 @@ class CoreHandlers:
         await self.transactions.add_meter_values(
             ctx.charge_point_id, request.connector_id, request.transaction_id, request.meter_value
         )
-        return MeterValuesResponse()
+        return _METER_VALUES_KEPT
 
     async def status_notification(
         self, request: StatusNotificationRequest, ctx: CallContext
@@ -316,7 +321,7 @@ class CoreHandlers:
                 ctx.message_id,
                 request.connector_id,
             )
-        return StatusNotificationResponse()
+        return _STATUS_KEPT
 
     # -- DataTransfer ------------------------------------------------------------------------------
 
