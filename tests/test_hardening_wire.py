@@ -405,3 +405,20 @@ def test_date_times_go_out_as_utc_with_the_fraction_they_need(value: datetime) -
     micro = utc.microsecond
     expected = "" if micro == 0 else f"{micro:06d}"[: 3 if micro % 1000 == 0 else 6]
     assert fraction == expected
+
+
+@given(st.lists(st.integers(0, 3_000_000), min_size=1, max_size=20))
+def test_date_times_close_together_are_each_written_right(offsets: list[int]) -> None:
+    # The writer reuses the text of the last second it wrote: any order of instants within
+    # and across seconds must still give each one its own text.
+    from datetime import timedelta
+
+    from ocpp16csms.converter import datetime_to_wire
+
+    base = datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC)
+    for offset in offsets:
+        value = base + timedelta(microseconds=offset)
+        micro = value.microsecond
+        fraction = "" if not micro else "." + f"{micro:06d}"[: 3 if micro % 1000 == 0 else 6]
+        expected = value.replace(tzinfo=None, microsecond=0).isoformat() + fraction + "Z"
+        assert datetime_to_wire(value) == expected

@@ -112,21 +112,31 @@ def _parse_datetime_as_utc(value: Any) -> datetime:
     return parse_datetime(value)
 
 
+# The last second written and its text: consecutive answers mostly fall in the same second,
+# whose "YYYY-MM-DDTHH:MM:SS" is then reused (one tuple, replaced whole: safe across threads).
+_LAST_SECOND: tuple[tuple[int, ...], str] = ((), "")
+
+
 def datetime_to_wire(value: datetime) -> str:
     """UTC with a ``Z`` suffix, with only as many fraction digits as the value needs."""
+    global _LAST_SECOND
     if value.tzinfo is not UTC:  # UTC itself (what our clocks give) needs no conversion
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"{value!r} is naive; OCPP date-times must be timezone-aware")
         value = value.astimezone(UTC)
-    # "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00" (the year always has four digits): isoformat
-    # without arguments leaves out a zero fraction itself, and costs two thirds of one
-    # asked for a precision.
-    text = value.isoformat()
+    second = (value.second, value.minute, value.hour, value.day, value.month, value.year)
+    last, text = _LAST_SECOND
+    if second != last:
+        # "YYYY-MM-DDTHH:MM:SS+00:00" (the year always has four digits), without the offset.
+        text = value.isoformat(timespec="seconds")[:-6]
+        _LAST_SECOND = (second, text)
     micro = value.microsecond
-    if micro and micro % 1000 == 0:
+    if not micro:
+        return text + "Z"
+    if micro % 1000 == 0:
         # Milliseconds are what most charge point firmware parses; keep them when exact.
-        return text[:23] + "Z"
-    return text[:-6] + "Z"
+        return f"{text}.{micro // 1000:03d}Z"
+    return f"{text}.{micro:06d}Z"
 
 
 def _enum_lookup(cls: type[Enum], *, lenient: bool) -> Callable[[Any], Any]:
