@@ -549,9 +549,6 @@ def _only_string_enum(schema: Mapping[str, Any]) -> bool:
     )
 
 
-_BUILTINS = ("isinstance", "type", "len", "int", "float", "enumerate")
-
-
 def compile_schema(
     schema: Mapping[str, Any],
     fail: FailFn[V],
@@ -583,12 +580,12 @@ def compile_schema(
         "_is_number": _is_number,
         **consts,
     }
-    # Everything the bodies use is bound as a keyword-only default: a local read is
-    # cheaper than a global one, and this is the hot path of every inbound message.
-    bound = ", ".join(f"{n}={n}" for n in [*_BUILTINS, *namespace])
+    # What the bodies use are the functions' globals, not keyword-only defaults: CPython
+    # fills every keyword-only default of a call from a dict, one lookup each (0.7 µs per
+    # call for StopTransaction's 70), while a global read is cached at its instruction.
     source = "\n".join(
         [
-            f"def valid(payload, *, {bound}):",
+            "def valid(payload):",
             "    try:",
             *valid.lines,
             "        return True",
@@ -597,7 +594,7 @@ def compile_schema(
             "    except TypeError:",
             "        return False",
             "",
-            f"def iter_violations(payload, *, {bound}):",
+            "def iter_violations(payload):",
             *gen.lines,
             # Keeps this a generator even for a schema that can never fail.
             "    yield from ()",
