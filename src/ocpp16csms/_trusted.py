@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-__all__ = ["slot_setter", "trusted_factory"]
+__all__ = ["slot_setter", "trusted_factory", "trusted_replacer"]
 
 _T = TypeVar("_T")
 
@@ -51,4 +51,19 @@ def trusted_factory(cls: type[_T]) -> Callable[..., _T]:
     namespace = dict(names)
     exec(compile("\n".join(lines), f"<ocpp16csms trusted {cls.__name__}>", "exec"), namespace)
     made: Callable[..., _T] = namespace[f"make_{cls.__name__}"]
+    return made
+
+
+def trusted_replacer(cls: type[_T], name: str) -> Callable[[_T, Any], _T]:
+    """``replace(instance, value)``: a copy of the ``cls`` instance with field ``name`` set
+    to ``value``, as :func:`trusted_factory` builds it (``attrs.evolve`` with one change,
+    for a value right by construction)."""
+    names = [field.name for field in attrs.fields(cls)]  # type: ignore[misc]  # attrs class
+    if name not in names:
+        raise ValueError(f"{cls.__name__} has no field {name!r}")
+    values = ", ".join("value" if field == name else f"o.{field}" for field in names)
+    namespace: dict[str, Any] = {"_make": trusted_factory(cls)}
+    label = f"<ocpp16csms trusted {cls.__name__} with {name}>"
+    exec(compile(f"def replace(o, value):\n    return _make({values})", label, "exec"), namespace)
+    made: Callable[[_T, Any], _T] = namespace["replace"]
     return made

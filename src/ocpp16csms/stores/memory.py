@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .._trusted import trusted_factory
+from .._trusted import trusted_factory, trusted_replacer
 from ..datatypes import KeyValue, MeterValue, SampledValue
 from ..enums import (
     Location,
@@ -70,6 +70,9 @@ def _replace(record: _R, **changes: Any) -> _R:
     names, make = plan
     made: _R = make(*[changes[n] if n in changes else getattr(record, n) for n in names])
     return made
+
+
+_with_stop = trusted_replacer(TransactionRecord, "stop")
 
 
 def _unindex(index: dict[str, dict[int, None]], key: str, transaction_id: int) -> None:
@@ -261,8 +264,7 @@ class MemoryTransactionStore:
         record = self._transactions.get(transaction_id)
         if record is None or record.stop is not None:
             return record
-        record = _replace(record, stop=stop)
-        self._transactions[transaction_id] = record
+        record = self._transactions[transaction_id] = _with_stop(record, stop)
         self._ended(record)
         return record
 

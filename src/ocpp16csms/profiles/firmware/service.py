@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import attrs
 
 from ..._logging import get_logger
+from ..._trusted import trusted_factory
 from ...checks import build_request, check_retries, check_time_span, check_transfer_location
 from ...engine import CallContext, Engine, acknowledge
 from ...enums import DiagnosticsStatus, FirmwareStatus, FirmwareStatusEnumType, UploadLogStatus
@@ -88,6 +89,14 @@ class LogStatusReport:
     status: UploadLogStatus
     request_id: int | None = None
     received_at: datetime
+
+
+# The reports and status records made from a schema-checked notification, built without
+# their __init__ (the reports have no check to skip: the same objects).
+_firmware_report = trusted_factory(FirmwareStatusReport)
+_diagnostics_report = trusted_factory(DiagnosticsStatusReport)
+_log_report = trusted_factory(LogStatusReport)
+_transfer_status = trusted_factory(TransferStatus)
 
 
 class FirmwareService:
@@ -250,8 +259,8 @@ class FirmwareService:
         response: FirmwareStatusNotificationResponse,
         context: CallContext,
     ) -> None:
-        self._firmware_reports[context.charge_point_id] = FirmwareStatusReport(
-            status=request.status, signed=False, received_at=context.received_at
+        self._firmware_reports[context.charge_point_id] = _firmware_report(
+            status=request.status, signed=False, request_id=None, received_at=context.received_at
         )
         if (
             keeping := self._keep(context, TransferKind.FIRMWARE, None, request.status)
@@ -264,7 +273,7 @@ class FirmwareService:
         response: SignedFirmwareStatusNotificationResponse,
         context: CallContext,
     ) -> None:
-        self._firmware_reports[context.charge_point_id] = FirmwareStatusReport(
+        self._firmware_reports[context.charge_point_id] = _firmware_report(
             status=request.status,
             signed=True,
             request_id=request.request_id,
@@ -283,7 +292,7 @@ class FirmwareService:
         response: DiagnosticsStatusNotificationResponse,
         context: CallContext,
     ) -> None:
-        self._diagnostics_reports[context.charge_point_id] = DiagnosticsStatusReport(
+        self._diagnostics_reports[context.charge_point_id] = _diagnostics_report(
             status=request.status, received_at=context.received_at
         )
         if (
@@ -298,7 +307,7 @@ class FirmwareService:
         context: CallContext,
     ) -> None:
         reports = self._log_reports.setdefault(context.charge_point_id, OrderedDict())
-        reports[request.request_id] = LogStatusReport(
+        reports[request.request_id] = _log_report(
             status=request.status, request_id=request.request_id, received_at=context.received_at
         )
         reports.move_to_end(request.request_id)
@@ -322,12 +331,16 @@ class FirmwareService:
         # store failure and no status is lost.
         if self._device_state is None:
             return None
+        received_at = context.received_at
+        # The usual clock's UTC value is what TransferStatus's one check (an aware
+        # received_at) accepts: then the record is built without running it.
+        make = _transfer_status if received_at.tzinfo is UTC else TransferStatus
         return self._device_state.record_status(
-            TransferStatus(
+            make(
                 charge_point_id=context.charge_point_id,
                 kind=kind,
                 request_id=request_id,
                 status=status,
-                received_at=context.received_at,
+                received_at=received_at,
             )
         )

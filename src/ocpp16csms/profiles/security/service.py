@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 
 import anyio.to_thread
 import attrs
 
 from ..._logging import get_logger, message_context
+from ..._trusted import trusted_factory
 from ...checks import build_request, check_retries, check_time_span, check_transfer_location
 from ...datatypes import CertificateHashData, Firmware, LogParameters
 from ...engine import CallContext, Engine, acknowledge
@@ -62,6 +64,8 @@ from .passwords import hash_password, password_problem
 __all__ = ["CertificateApprover", "CertificateSigner", "SecurityService"]
 
 log = get_logger("ocpp16csms.security")
+
+_security_event = trusted_factory(SecurityEventRecord)
 
 CertificateSigner = Callable[[str, str], Awaitable[str | None]]
 """``async def signer(charge_point_id, csr_pem) -> str | None``: have the CSR signed (by the
@@ -260,13 +264,17 @@ class SecurityService:
     ) -> None:
         # An answer hook: the event is kept before the charge point is told (it retries).
         assert self._device_state is not None
+        timestamp, received_at = request.timestamp, context.received_at
+        # Both date-times in UTC pass the record's only checks (aware ones): then it is built
+        # without running them.
+        usual = timestamp.tzinfo is UTC and received_at.tzinfo is UTC
         await self._device_state.add_security_event(
-            SecurityEventRecord(
+            (_security_event if usual else SecurityEventRecord)(
                 charge_point_id=context.charge_point_id,
                 type=request.type,
-                timestamp=request.timestamp,
+                timestamp=timestamp,
                 tech_info=request.tech_info,
-                received_at=context.received_at,
+                received_at=received_at,
             )
         )
 
