@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, timedelta, timezone
 
 import pytest
 
 from harness import T0, connected, make_central_system, wait_until
-from ocpp16csms import CallErrorReceived, memory_stores
+from ocpp16csms import CallErrorReceived, CentralSystem, memory_stores
 from ocpp16csms.messages import (
     DiagnosticsStatus,
     DiagnosticsStatusNotificationRequest,
@@ -129,3 +130,77 @@ async def test_a_request_the_store_cannot_keep_is_logged_and_the_operation_still
         answer = await cs.firmware.get_diagnostics("CP1", "ftp://diag.example.com/in/")
     assert answer.file_name == "diag.zip"  # the charge point has it: no error to retry on
     assert any("could not store the Diagnostics request" in r.getMessage() for r in caplog.records)
+
+
+_ZONES = {
+    "UTC": UTC,
+    "+02:00": timezone(timedelta(hours=2)),
+    "-05:30": timezone(-timedelta(hours=5, minutes=30)),
+}
+
+
+@pytest.mark.parametrize("clock_zone", list(_ZONES))
+@pytest.mark.parametrize("event_zone", list(_ZONES))
+async def test_status_and_event_records_are_what_their_classes_build(
+    clock_zone: str, event_zone: str
+) -> None:
+    """The records kept from notifications (built without their checks in the usual, UTC
+    case) equal what their constructors build, whatever zone the clock and the charge point
+    use."""
+    from ocpp16csms.profiles.firmware.service import DiagnosticsStatusReport, FirmwareStatusReport
+    from ocpp16csms.stores.device_state import TransferStatus
+
+    stores, state = _stores()
+    now = T0.astimezone(_ZONES[clock_zone])
+    cs = CentralSystem(stores, clock=lambda: now)  # type: ignore[arg-type]
+    stamp = (T0 - timedelta(minutes=1)).astimezone(_ZONES[event_zone])
+    async with connected(cs) as cp:
+        await cp.call(FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED))
+        await cp.call(DiagnosticsStatusNotificationRequest(status=DiagnosticsStatus.UPLOADED))
+        # Raw: the simulator writes date-times in UTC, and this one is in the event's zone.
+        payload = {"type": "FirmwareUpdated", "timestamp": stamp.isoformat(), "techInfo": "x"}
+        await cp.send_raw(json.dumps([2, "ev1", "SecurityEventNotification", payload]))
+        await wait_until(lambda: bool(state._events))
+    firmware = await state.status("CP1", TransferKind.FIRMWARE)
+    built = TransferStatus(
+        charge_point_id="CP1",
+        kind=TransferKind.FIRMWARE,
+        status=FirmwareStatus.INSTALLED,
+        received_at=now,
+    )
+    assert firmware == built
+    assert repr(firmware) == repr(built)
+    assert cs.firmware.firmware_status("CP1") == FirmwareStatusReport(
+        status=FirmwareStatus.INSTALLED, signed=False, received_at=now
+    )
+    assert cs.firmware.diagnostics_status("CP1") == DiagnosticsStatusReport(
+        status=DiagnosticsStatus.UPLOADED, received_at=now
+    )
+    events = await state.security_events("CP1")
+    expected = SecurityEventRecord(
+        charge_point_id="CP1",
+        type="FirmwareUpdated",
+        timestamp=stamp,
+        tech_info="x",
+        received_at=now,
+    )
+    assert events == [expected]
+    assert repr(events[0]) == repr(expected)
+
+
+async def test_a_naive_clock_still_fails_the_records_check() -> None:
+    """A host clock giving naive date-times is refused where the record checks its instant:
+    the notification is answered InternalError and nothing is kept (the checks skipped for
+    UTC values still run for any other)."""
+    stores, state = _stores()
+
+    naive = T0.replace(tzinfo=None)
+    cs = CentralSystem(stores, clock=lambda: naive)  # type: ignore[arg-type]
+    async with connected(cs) as cp:
+        with pytest.raises(CallErrorReceived) as raised:
+            await cp.call(DiagnosticsStatusNotificationRequest(status=DiagnosticsStatus.UPLOADED))
+        assert raised.value.code == "InternalError"
+        with pytest.raises(CallErrorReceived):
+            await cp.call(SecurityEventNotificationRequest(type="FirmwareUpdated", timestamp=T0))
+    assert await state.latest_status("CP1", TransferKind.DIAGNOSTICS) is None
+    assert await state.security_events("CP1") == []

@@ -305,6 +305,29 @@ def test_a_trusted_factory_builds_what_the_class_builds(cls: Any, data: st.DataO
         made.action = "x"
 
 
+@pytest.mark.parametrize("cls", [c for c in CLASSES if attrs.fields(c)], ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_a_trusted_replacer_builds_what_evolve_builds(cls: Any, data: st.DataObject) -> None:
+    from ocpp16csms._trusted import trusted_replacer
+
+    message, other = data.draw(instances(cls)), data.draw(instances(cls))
+    name = data.draw(st.sampled_from([field.name for field in attrs.fields(cls)]))
+    before = repr(message)
+    made = trusted_replacer(cls, name)(message, getattr(other, name))
+    evolved = attrs.evolve(message, **{name: getattr(other, name)})
+    assert type(made) is cls
+    assert made == evolved
+    assert repr(made) == repr(evolved)
+    assert repr(message) == before  # the original is left as it was
+
+
+def test_a_trusted_replacer_names_a_field_of_the_class() -> None:
+    from ocpp16csms._trusted import trusted_replacer
+
+    with pytest.raises(ValueError, match="no field 'nope'"):
+        trusted_replacer(HeartbeatResponse, "nope")
+
+
 def test_the_hot_path_classes_built_trusted_equal_their_checked_twins() -> None:
     from ocpp16csms._trusted import trusted_factory
     from ocpp16csms.rpc import Call
