@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import anyio
@@ -11,6 +11,7 @@ import pytest
 from harness import BOOT, T0, connected, make_central_system
 from ocpp16csms import (
     CallErrorReceived,
+    CentralSystem,
     IdTagRecord,
     UnknownChargePointPolicy,
 )
@@ -305,6 +306,25 @@ async def test_heartbeat_answers_the_time_and_updates_last_seen() -> None:
     record = await cs.stores.charge_points.get("CP1")
     assert record is not None
     assert record.last_seen == T0
+
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=2)), None])
+async def test_heartbeat_answers_the_clock_in_whatever_zone_it_gives(
+    zone: timezone | None,
+) -> None:
+    """The answer to a Heartbeat (built without its check for the usual UTC clock) is the
+    clock's instant in any zone; a naive clock is still refused by the answer's check."""
+    now = T0.astimezone(zone) if zone is not None else T0.replace(tzinfo=None)
+    cs = CentralSystem(make_central_system().stores, clock=lambda: now)
+    async with connected(cs) as cp:
+        if zone is None:
+            with pytest.raises(CallErrorReceived) as raised:
+                await cp.call(HeartbeatRequest())
+            assert raised.value.code == "InternalError"
+            return
+        answer = await cp.call(HeartbeatRequest())
+    assert answer.current_time == T0
+    assert answer.current_time.tzinfo is UTC  # as sent: the wire's date-times are in UTC
 
 
 async def test_heartbeats_write_last_seen_once_per_resolution() -> None:
