@@ -72,6 +72,7 @@ class _Link(Protocol):
 __all__ = ["handle_call"]
 
 log = get_logger("ocpp16csms")
+_DEBUG = logging.DEBUG
 
 _T = TypeVar("_T")
 
@@ -96,21 +97,20 @@ async def handle_call(
         return None, None
     ids = MESSAGE_IDS.set((cp, message_id))
     try:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("[%s] message %s: %s received", cp, message_id, request.action)
-        registration = link.session.registration
-        context = _context(cp, message_id, cs, cs.clock(), registration)
-        timeout = cs.options.handler_timeout
         action = request.action
-        on_asyncio = link.driver.asyncio
+        if log.isEnabledFor(_DEBUG):
+            log.debug("[%s] message %s: %s received", cp, message_id, action)
+        driver, session, options = link.driver, link.session, cs.options
+        context = _context(cp, message_id, cs, cs.clock(), session.registration)
+        timeout = options.handler_timeout
+        on_asyncio = driver.asyncio
         late = False
         handler = cs._handlers.get(action)
-        started = link.driver.now()
         if (
             on_asyncio
             and handler is not None
             and action != "BootNotification"
-            and started - link.last_touch < cs.options.last_seen_resolution
+            and driver.now() - link.last_touch < options.last_seen_resolution
         ):
             # The common case: nothing to do around the handler but check its answer and run
             # its answer hooks, so the handler's own coroutine (with the hooks, one of ours
@@ -148,30 +148,30 @@ async def handle_call(
         else:
             outcome, late = await within(_answer(cs, link, request, context), timeout)
         if late:
-            outcome = too_late(cp, message_id, request.action, timeout)
+            outcome = too_late(cp, message_id, action, timeout)
         error: OcppError | None = None
         response: Response | None = None
         if isinstance(outcome, OcppError):
             error = outcome
         else:
             response = outcome
-        if link.driver.closed:
+        if driver.closed:
             log.info("[%s] message %s: answer dropped, disconnected", cp, message_id)
             return response, error
         try:
             if response is not None:
                 try:
-                    link.session.send_result(message_id, response)
+                    session.send_result(message_id, response)
                 except InvalidRequest as invalid:
                     log.error("[%s] message %s: %s", cp, message_id, invalid)
                     error, response = InternalError("the answer broke its schema"), None
             if error is not None:
-                link.session.send_error(message_id, error)
+                session.send_error(message_id, error)
         except LocalProtocolError as misuse:  # pragma: no cover - guarded by the checks above
             log.error("[%s] message %s: %s", cp, message_id, misuse)
             return response, error
-        await link.driver.flush()
-        if response is not None and (hooks := cs._after_hooks.get(request.action)):
+        await driver.flush()
+        if response is not None and (hooks := cs._after_hooks.get(action)):
             running = run_hooks(hooks, request, response, context)
             if on_asyncio:
                 finished, waiting_on = first_step(running)
@@ -181,7 +181,7 @@ async def handle_call(
             else:
                 _, late = await within(running, timeout)
             if late:
-                hooks_given_up(context, request.action, timeout)
+                hooks_given_up(context, action, timeout)
         if cs._observers:
             # The charge point sent it (DataTransfer's class direction is Both).
             inbound = Direction.CHARGE_POINT_TO_CENTRAL_SYSTEM
