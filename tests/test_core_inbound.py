@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import anyio
 import pytest
 
-from harness import BOOT, T0, connected, make_central_system
+from harness import BOOT, T0, FakeClock, connected, make_central_system
 from ocpp16csms import (
     CallErrorReceived,
     CentralSystem,
@@ -252,6 +253,55 @@ async def test_stop_of_an_unknown_transaction_is_still_answered() -> None:
     assert kept.transaction_id == 4242
     assert kept.cause is UnmatchedStopCause.UNKNOWN_TRANSACTION
     assert kept.transaction_data == (meter_value(3),)
+
+
+async def test_unmatched_stops_warn_once_a_minute_per_charge_point(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A burst of unmatched stops (a queue emptied, or a hostile charge point) logs one
+    warning per charge point and minute, the rest at INFO, counted in the next warning; every
+    one of them is kept."""
+    cs = make_central_system(charge_points=("CP1", "CP2"))
+    clock = cs.clock
+    assert isinstance(clock, FakeClock)
+
+    def stop(transaction_id: int) -> StopTransactionRequest:
+        return StopTransactionRequest(meter_stop=5, timestamp=T0, transaction_id=transaction_id)
+
+    def logged(level: int) -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "ocpp16csms.handlers" and r.levelno == level
+        ]
+
+    caplog.set_level(logging.INFO, logger="ocpp16csms")
+    async with connected(cs, "CP1") as cp1, connected(cs, "CP2") as cp2:
+        for transaction_id in (1001, 1002, 1003):
+            await cp1.call(stop(transaction_id))
+        await cp2.call(stop(2001))
+        clock.advance(59)
+        await cp1.call(stop(1004))
+        assert len(logged(logging.WARNING)) == 2  # CP1's first, CP2's first
+        assert len(logged(logging.INFO)) == 3
+        clock.advance(1)
+        await cp1.call(stop(1005))
+        await cp1.call(stop(1005))  # a retry: counted as the others
+    warnings = logged(logging.WARNING)
+    assert len(warnings) == 3
+    assert "[CP1]" in warnings[0]
+    assert "1001" in warnings[0]
+    assert "[CP2]" in warnings[1]
+    assert "more since" not in warnings[1]
+    assert "1005" in warnings[2]
+    assert "(3 more since the last warning" in warnings[2]
+    assert "a retry, already kept" in logged(logging.INFO)[-1]
+    assert len(await cs.stores.transactions.unmatched_stops("CP1")) == 5
+    # A clock that goes back starts a new minute rather than silencing the warnings.
+    clock.advance(-3600)
+    async with connected(cs, "CP1") as cp1:
+        await cp1.call(stop(1006))
+    assert len(logged(logging.WARNING)) == 4
 
 
 async def test_meter_values_are_stored_once() -> None:

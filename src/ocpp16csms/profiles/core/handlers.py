@@ -7,8 +7,9 @@ not kept. Writes are idempotent, because a charge point retries until it gets an
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..._logging import get_logger
 from ..._trusted import trusted_factory
@@ -63,6 +64,9 @@ _heartbeat_answer = trusted_factory(HeartbeatResponse)
 
 log = get_logger("ocpp16csms.handlers")
 
+# At most one unmatched-stop warning per charge point in this time (the rest at INFO).
+_UNMATCHED_WARNING_INTERVAL = timedelta(minutes=1)
+
 DataTransferHandler = Callable[[DataTransferRequest, CallContext], Awaitable[DataTransferResponse]]
 """Answers one vendor's (and optionally one messageId's) DataTransfer requests."""
 
@@ -103,6 +107,9 @@ class CoreHandlers:
         self.id_tags = id_tags
         self.transactions = transactions
         self._data_transfer: dict[tuple[str, str | None], DataTransferHandler] = {}
+        # Per charge point: when its last unmatched-stop warning was logged, and how many
+        # unmatched stops were logged at INFO since.
+        self._unmatched_warned: dict[str, tuple[datetime, int]] = {}
 
     def install(self) -> None:
         """Register every default handler on the engine."""
@@ -284,19 +291,38 @@ class CoreHandlers:
                     transaction_data=request.transaction_data or (),
                 )
             )
-            log.warning(
-                "[%s] message %s: StopTransaction for transaction %d closes none (%s); %s",
-                ctx.charge_point_id,
-                ctx.message_id,
-                request.transaction_id,
-                cause,
-                "kept as an unmatched stop" if kept else "a retry, already kept",
-                extra={"charge_point_id": ctx.charge_point_id, "message_id": ctx.message_id},
-            )
+            self._log_unmatched(ctx, request.transaction_id, cause, kept)
         if request.id_tag is None:
             return _STOPPED
         info = await self.id_tag_info(request.id_tag, ctx.received_at, check_concurrent=False)
         return StopTransactionResponse(id_tag_info=info)
+
+    def _log_unmatched(
+        self, ctx: CallContext, transaction_id: int, cause: object, kept: bool
+    ) -> None:
+        """A warning for the first unmatched stop of a charge point in a minute, INFO for the
+        rest (counted in the next warning): a charge point emptying a queue of thousands,
+        or one sending them on purpose, does not flood the log. Each is kept in the store."""
+        cp, at = ctx.charge_point_id, ctx.received_at
+        last = self._unmatched_warned.get(cp)
+        level, more = logging.INFO, 0
+        if last is None or not timedelta(0) <= at - last[0] < _UNMATCHED_WARNING_INTERVAL:
+            level, more = logging.WARNING, (last[1] if last is not None else 0)
+            self._unmatched_warned[cp] = (at, 0)
+        else:
+            self._unmatched_warned[cp] = (last[0], last[1] + 1)
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "[%s] message %s: StopTransaction for transaction %d closes none (%s); %s%s",
+                cp,
+                ctx.message_id,
+                transaction_id,
+                cause,
+                "kept as an unmatched stop" if kept else "a retry, already kept",
+                f" ({more} more since the last warning, logged at INFO)" if more else "",
+                extra={"charge_point_id": cp, "message_id": ctx.message_id},
+            )
 
     async def meter_values(
         self, request: MeterValuesRequest, ctx: CallContext
