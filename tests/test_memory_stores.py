@@ -157,6 +157,61 @@ def test_the_stores_own_replace_is_evolve(
     assert record.last_seen == seen  # the original is left as it was
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["FirmwareUpdated", "TamperDetectionActivated"]),
+            st.integers(0, 5),
+            st.one_of(st.none(), st.sampled_from(["", "key 3"])),
+            st.sampled_from([UTC, timezone(timedelta(hours=2))]),
+        ),
+        max_size=12,
+    ),
+    st.one_of(st.none(), st.integers(0, 12)),
+)
+def test_security_events_kept_as_rows_read_back_as_records(
+    events: list[tuple[str, int, str | None, timezone]], limit: int | None
+) -> None:
+    """The memory store keeps security events as tuples the GC stops tracking; what it reads
+    back is what a list of the records themselves would give: deduplicated on the instant,
+    ordered by timestamp then arrival, limited."""
+    from ocpp16csms.stores.device_state import MemoryDeviceStateStore, SecurityEventRecord
+
+    records = [
+        SecurityEventRecord(
+            charge_point_id="CP1",
+            type=kind,
+            timestamp=(T0 + timedelta(minutes=minute)).astimezone(zone),
+            tech_info=info,
+            received_at=T0 + timedelta(hours=n),
+        )
+        for n, (kind, minute, info, zone) in enumerate(events)
+    ]
+
+    async def scenario() -> tuple[MemoryDeviceStateStore, list[bool], list[SecurityEventRecord]]:
+        store = MemoryDeviceStateStore()
+        added = [await store.add_security_event(record) for record in records]
+        assert await store.security_events("CP2") == []
+        return store, added, list(await store.security_events("CP1", limit=limit))
+
+    store, added, read = anyio.run(scenario)
+    seen: set[tuple[object, ...]] = set()
+    unique = []
+    for record, fresh in zip(records, added, strict=True):
+        key = (record.type, record.timestamp, record.tech_info)  # the instant: zone-blind
+        assert fresh is (key not in seen)
+        if fresh:
+            seen.add(key)
+            unique.append(record)
+    expected = sorted(unique, key=lambda r: r.timestamp)
+    expected = expected if limit is None else expected[:limit]
+    assert read == expected
+    assert [repr(r) for r in read] == [repr(r) for r in expected]
+    for _ in range(3):
+        gc.collect()
+    assert not any(gc.is_tracked(row) for row in store._events.get("CP1", ()))
+
+
 _operations = st.lists(
     st.one_of(
         st.tuples(

@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from .._logging import get_logger
+from .._trusted import trusted_factory
 from ..enums import (
     DiagnosticsStatus,
     FirmwareStatus,
@@ -209,6 +210,9 @@ def _request_order(request: TransferRequest) -> tuple[datetime, str, bool, int]:
 
 _Key = tuple[str, TransferKind, int | None]
 
+# Rebuilds a kept event: its values passed the record's checks when it was added.
+_security_event = trusted_factory(SecurityEventRecord)
+
 
 class MemoryDeviceStateStore:
     """:class:`DeviceStateStore` in memory."""
@@ -217,7 +221,10 @@ class MemoryDeviceStateStore:
         self._requests: dict[_Key, TransferRequest] = {}
         self._statuses: dict[_Key, tuple[int, TransferStatus]] = {}
         self._writes = 0
-        self._events: dict[str, list[SecurityEventRecord]] = {}
+        # Per charge point, its security events as (type, timestamp, tech_info, received_at):
+        # tuples of atomic values, which the garbage collector stops tracking (a store of
+        # millions costs no collection time); records are made again when read.
+        self._events: dict[str, list[tuple[str, datetime, str | None, datetime]]] = {}
         self._event_keys: set[tuple[str, str, datetime, str | None]] = set()
 
     async def record_request(self, request: TransferRequest) -> None:
@@ -274,7 +281,12 @@ class MemoryDeviceStateStore:
         if key in self._event_keys:
             return False
         self._event_keys.add(key)
-        self._events.setdefault(event.charge_point_id, []).append(event)
+        row = (event.type, event.timestamp, event.tech_info, event.received_at)
+        rows = self._events.get(event.charge_point_id)
+        if rows is None:
+            self._events[event.charge_point_id] = [row]
+        else:
+            rows.append(row)
         return True
 
     async def security_events(
@@ -288,14 +300,24 @@ class MemoryDeviceStateStore:
         _check_limit(limit)
         found = sorted(
             (
-                event
-                for event in self._events.get(charge_point_id, ())
-                if (since is None or event.timestamp >= since)
-                and (until is None or event.timestamp < until)
+                row
+                for row in self._events.get(charge_point_id, ())
+                if (since is None or row[1] >= since) and (until is None or row[1] < until)
             ),
-            key=lambda event: event.timestamp,  # stable: arrival order among equal instants
+            key=lambda row: row[1],  # stable: arrival order among equal instants
         )
-        return found if limit is None else found[:limit]
+        return [
+            _security_event(
+                charge_point_id=charge_point_id,
+                type=type_,
+                timestamp=timestamp,
+                tech_info=tech_info,
+                received_at=received_at,
+            )
+            for type_, timestamp, tech_info, received_at in (
+                found if limit is None else found[:limit]
+            )
+        ]
 
 
 async def remember_request(store: DeviceStateStore | None, request: TransferRequest) -> None:
