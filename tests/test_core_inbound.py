@@ -35,7 +35,7 @@ from ocpp16csms.messages import (
     StatusNotificationRequest,
     StopTransactionRequest,
 )
-from ocpp16csms.stores import TransactionStart, UnmatchedStopCause
+from ocpp16csms.stores import TransactionStart, TransactionStop, UnmatchedStop, UnmatchedStopCause
 
 pytestmark = pytest.mark.anyio
 
@@ -253,6 +253,18 @@ async def test_stop_of_an_unknown_transaction_is_still_answered() -> None:
     assert kept.transaction_id == 4242
     assert kept.cause is UnmatchedStopCause.UNKNOWN_TRANSACTION
     assert kept.transaction_data == (meter_value(3),)
+    # Built without its __init__: the same as the class builds.
+    built = UnmatchedStop(
+        charge_point_id="CP1",
+        transaction_id=4242,
+        stop=TransactionStop(meter_stop=5, timestamp=T0, id_tag="BLOCKED"),
+        cause=UnmatchedStopCause.UNKNOWN_TRANSACTION,
+        received_at=T0,
+        transaction_data=[meter_value(3)],  # type: ignore[arg-type]  # the converter's tuple
+    )
+    assert kept == built
+    assert repr(kept) == repr(built)
+    assert hash(kept) == hash(built)
 
 
 async def test_unmatched_stops_warn_once_a_minute_per_charge_point(

@@ -61,6 +61,9 @@ _STATUS_KEPT = StatusNotificationResponse()
 # record is built without running its __init__ (no validator there to skip: the same object).
 _stop_of = trusted_factory(TransactionStop)
 _heartbeat_answer = trusted_factory(HeartbeatResponse)
+# Its transaction data is the request's tuple (or the empty one): what the class's converter
+# would make of it; it has no validator.
+_unmatched_stop = trusted_factory(UnmatchedStop)
 
 log = get_logger("ocpp16csms.handlers")
 
@@ -282,13 +285,13 @@ class CoreHandlers:
                 await transactions.stop(request.transaction_id, stop)
         else:
             kept = await transactions.add_unmatched_stop(
-                UnmatchedStop(
+                _unmatched_stop(
                     charge_point_id=ctx.charge_point_id,
                     transaction_id=request.transaction_id,
                     stop=stop,
                     cause=cause or UnmatchedStopCause.UNKNOWN_TRANSACTION,
                     received_at=ctx.received_at,
-                    transaction_data=request.transaction_data or (),
+                    transaction_data=tuple(request.transaction_data or ()),
                 )
             )
             self._log_unmatched(ctx, request.transaction_id, cause, kept)
