@@ -271,6 +271,14 @@ class _CodeGen:
                 key = f"_e{len(names)}"
                 names[key] = {member.value: member for member in base}
                 return f"{key}[{value}]"
+            if base is int:
+                # The usual int in range is taken as it is; anything else (5.0, a number
+                # beyond 64 bits) goes through the converting, refusing function.
+                fn = self._value_in(tp, names)
+                names["_LO"], names["_HI"] = INT64_MIN, INT64_MAX
+                if value == "v":
+                    return f"(v if type(v) is int and _LO <= v <= _HI else {fn}(v))"
+                return f"(x if type(x := {value}) is int and _LO <= x <= _HI else {fn}(x))"
         return f"{self._value_in(tp, names)}({value})"
 
     def structure_fn(self, cls: type) -> Callable[[Any, Any], Any]:
