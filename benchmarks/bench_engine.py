@@ -557,15 +557,16 @@ def main() -> None:
     for workload, frames in (PER_ACTION if args.per_action else WORKLOADS).items():
         if args.only and workload not in args.only:
             continue
-        figures = {}
-        for name, runner in runners.items():
-            results = []
-            for _ in range(runs):
+        # Round-robin over the columns, one run of each in turn: a burst of load on the
+        # shared machine then spoils one run of every column rather than all of one column's.
+        results: dict[str, list[float]] = {name: [] for name in runners}
+        for _ in range(runs):
+            for name, runner in runners.items():
                 gc.collect()
-                results.append(
+                results[name].append(
                     anyio.run(runner, frames(), args.seconds / runs, backend=args.backend)
                 )
-            figures[name] = min(results)
+        figures = {name: min(times) for name, times in results.items()}
         ratio = figures["attach"] / figures["json floor"]
         row = "".join(f"{figures[name]:>14.1f}" for name in runners)
         print(f"{workload:<{width}}{row}{ratio:>10.1f}")
