@@ -58,7 +58,7 @@ def trusted_replacer(cls: type[_T], name: str) -> Callable[[_T, Any], _T]:
     """``replace(instance, value)``: a copy of the ``cls`` instance with field ``name`` set
     to ``value``, as :func:`trusted_factory` builds it (``attrs.evolve`` with one change,
     for a value right by construction)."""
-    names = [field.name for field in attrs.fields(cls)]  # type: ignore[misc]  # attrs class
+    names = [field.name for field in attrs.fields(cls)]  # type: ignore[arg-type]  # attrs class
     if name not in names:
         raise ValueError(f"{cls.__name__} has no field {name!r}")
     values = ", ".join("value" if field == name else f"o.{field}" for field in names)
